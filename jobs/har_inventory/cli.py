@@ -1,0 +1,213 @@
+"""Command line: argument parsing, exit codes and the summary line; the stages live elsewhere.
+
+    har-inventory run INPUT [options]        fetch details, write reports
+    har-inventory validate INPUT [options]   read and validate only (same as run --dry-run)
+    har-inventory sandbox [options]          the bundled HAR-compatible test server
+
+Exit codes: 0 every row ok; 1 finished, some rows not ok; 2 usage or input
+error, no request sent; 3 aborted or interrupted, partial results kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import stat
+import sys
+from pathlib import Path
+
+from har_inventory import __version__, har, logs
+from har_inventory.fetch import FetchConfig, check_base_url
+from har_inventory.inputs import InputError, read_input
+from har_inventory.reports import FORMATS
+from har_inventory.runner import EXIT_ABORTED, EXIT_USAGE, RunOptions, run_job
+from har_inventory.validate import dry_run_report
+
+log = logging.getLogger("har_inventory")
+
+ENV_KEY = "HARNESS_API_KEY"
+ENV_BASE_URL = "HAR_BASE_URL"
+
+
+class UsageError(Exception):
+    """A bad option or file: one readable line, exit 2, nothing sent."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + traceback-free exit
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
+    bad = [n for n in names if n not in FORMATS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(bad) or text!r}; choose from {', '.join(FORMATS)}")
+    return names
+
+
+def _add_input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="CSV (any Excel dialect) or .xlsx list of artifact, version, digest rows")
+    p.add_argument("--registry-ref", help="registry for rows without a registry_ref column: "
+                   "account/registry, account/org/registry or account/org/project/registry (a trailing /+ is fine)")
+    p.add_argument("--delimiter", help="force the CSV delimiter: , ; tab |  (default: detected)")
+    p.add_argument("--sheet", help="sheet of an .xlsx input (default: the first)")
+    p.add_argument("--rate", type=_positive_float, default=6.6,
+                   help="at most this many requests/s, evenly paced, no burst (default 6.6 = Harness's 400/min per key)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="har-inventory", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="Exit codes: 0 every row ok; 1 some rows not ok (all reported); "
+                            "2 usage or input error, nothing sent; 3 aborted or interrupted, partial results kept.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="fetch details for every row and write the reports",
+                         description="Fetch Describe Docker Artifact Detail for every row of INPUT and write "
+                                     "inventory reports. API key from $HARNESS_API_KEY or --api-key-file.")
+    _add_input_args(run)
+    run.add_argument("--base-url", default=None,
+                     help=f"HAR API base (default: ${ENV_BASE_URL}, else {har.DEFAULT_BASE_URL})")
+    run.add_argument("--api-key-file", type=Path, help=f"file holding the API key (default: ${ENV_KEY})")
+    run.add_argument("--output-dir", type=Path, default=Path("outputs"), help="where reports and the journal go (default outputs/)")
+    run.add_argument("--format", dest="formats", type=_formats, default=("xlsx", "parquet"),
+                     help=f"comma-separated report formats from {', '.join(FORMATS)} (default xlsx,parquet)")
+    run.add_argument("--concurrency", type=_positive_int, default=8, help="requests in flight at most (default 8)")
+    run.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds per request (default 30)")
+    run.add_argument("--max-attempts", type=_positive_int, default=5, help="attempts per row, first included (default 5)")
+    run.add_argument("--max-retry-wait", type=_positive_float, default=120.0,
+                     help="cap in seconds on a server's Retry-After (default 120)")
+    run.add_argument("--down-after", type=_positive_float, default=60.0,
+                     help="abort (exit 3) when no HTTP response came for this many seconds (default 60)")
+    run.add_argument("--resume", action="store_true", help="reuse the journal: skip rows this input already finished")
+    run.add_argument("--retry-failed", action="store_true", help="with --resume, request rows that ended failed again")
+    run.add_argument("--dry-run", action="store_true", help="read and validate only; send nothing")
+    run.add_argument("--allow-insecure-http", action="store_true",
+                     help="allow sending the API key over plain http to a host that is not loopback")
+    run.add_argument("--log-format", choices=("text", "json"), default="text", help="log format (default text)")
+    run.add_argument("--log-file", type=Path, help="append logs to this file instead of stderr")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    val = sub.add_parser("validate", help="read and validate INPUT; send nothing (same as run --dry-run)")
+    _add_input_args(val)
+
+    sb = sub.add_parser("sandbox", help="run the bundled HAR-compatible server for demos and tests")
+    from har_inventory.sandbox import server as sandbox_server  # the job itself never uses it
+    sandbox_server.add_arguments(sb)
+    sb.set_defaults(sandbox_main=sandbox_server.main)
+    return parser
+
+
+def _read_key(args: argparse.Namespace) -> str:
+    if args.api_key_file:
+        path: Path = args.api_key_file
+        try:
+            mode = path.stat().st_mode
+            key = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --api-key-file {path}: {exc.strerror}") from None
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            log.warning("API key file %s is readable by other users; chmod 600 it", path,
+                        extra={"event": "key_file_permissions"})
+    else:
+        key = os.environ.get(ENV_KEY, "").strip()
+    if not key:
+        raise UsageError(f"no API key: set {ENV_KEY} or pass --api-key-file PATH")
+    if any(c.isspace() for c in key) or not key.isprintable():
+        raise UsageError("the API key contains spaces or control characters")
+    return key
+
+
+def _refused_summary(msg: str) -> int:
+    print(f"har-inventory: error: {msg}", file=sys.stderr)
+    print("rows=0 ok=0 not_found=0 forbidden=0 unauthorized=0 failed=0 invalid=0 "
+          "requests=0 retries=0 saved=0 elapsed=0.0s run=refused", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _validate(args: argparse.Namespace) -> int:
+    table = read_input(args.input, delimiter=args.delimiter, sheet=args.sheet,
+                       default_registry_ref=args.registry_ref)
+    text, code = dry_run_report(table, rate=args.rate)
+    print(text)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _validate(args)
+    if args.retry_failed and not args.resume:
+        raise UsageError("--retry-failed goes with --resume")
+    base = args.base_url or os.environ.get(ENV_BASE_URL) or har.DEFAULT_BASE_URL
+    try:
+        base = check_base_url(base, allow_insecure_http=args.allow_insecure_http)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    key = _read_key(args)
+    logs.setup(fmt=args.log_format, log_file=args.log_file, verbose=args.verbose, secrets=[key])
+    table = read_input(args.input, delimiter=args.delimiter, sheet=args.sheet,
+                       default_registry_ref=args.registry_ref)
+    opts = RunOptions(
+        input_path=args.input,
+        fetch=FetchConfig(base_url=base, api_key=key, concurrency=args.concurrency, rate=args.rate,
+                          timeout=args.timeout, max_attempts=args.max_attempts,
+                          max_retry_wait=args.max_retry_wait, down_after=args.down_after),
+        output_dir=args.output_dir, formats=args.formats, registry_ref=args.registry_ref,
+        delimiter=args.delimiter, sheet=args.sheet, resume=args.resume, retry_failed=args.retry_failed,
+        progress=sys.stderr.isatty() and not args.no_progress and args.log_file is None,
+    )
+    try:
+        outcome = run_job(opts, table=table)
+    except OSError as exc:
+        log.error("cannot write to %s: %s", args.output_dir, exc, extra={"event": "abort"})
+        print("rows=%d run=aborted" % len(table.rows), file=sys.stderr)
+        return EXIT_ABORTED
+    for path in outcome.paths:
+        print(path)
+    sys.stdout.flush()
+    print(outcome.summary, file=sys.stderr)
+    return outcome.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `har-inventory`; returns the exit code."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "sandbox":
+            return args.sandbox_main(args)
+        if args.command == "validate":
+            return _validate(args)
+        return _run(args)
+    except UsageError as exc:
+        return _refused_summary(str(exc))
+    except InputError as exc:
+        return _refused_summary(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ABORTED

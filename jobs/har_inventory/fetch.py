@@ -1,0 +1,317 @@
+"""The only module that talks HTTP: one aiohttp session, pacing, concurrency, retries.
+
+`ArtifactRef` in, `FetchResult` out, one per distinct request key. Every rule
+about what a response means lives in `har.py`; this module only moves bytes,
+waits and counts. Failures are values: nothing a server does escapes a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+import aiohttp
+import yarl
+from tenacity import (AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt,
+                      wait_random_exponential)
+
+from har_inventory import __version__, har
+from har_inventory.pacing import Pacer
+from har_inventory.records import ArtifactRef, FetchResult, Status
+
+log = logging.getLogger(__name__)
+
+_OUTCOME_STATUS = {
+    har.Outcome.OK: Status.OK,
+    har.Outcome.NOT_FOUND: Status.NOT_FOUND,
+    har.Outcome.FORBIDDEN: Status.FORBIDDEN,
+    har.Outcome.UNAUTHORIZED: Status.UNAUTHORIZED,
+    har.Outcome.BAD_REQUEST: Status.FAILED,
+    har.Outcome.RETRY: Status.FAILED,
+}
+
+
+class InsecureURLError(ValueError):
+    """The API key would be sent in clear text to a host that is not loopback."""
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Validate `--base-url`: http(s) with a host; plain http only to loopback.
+
+    Returns the URL without a trailing slash. Raises `ValueError` (bad URL) or
+    `InsecureURLError` (http:// to a non-loopback host without
+    `--allow-insecure-http`: the key would travel in clear text).
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base URL {base_url!r} is not an http(s) URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"base URL {base_url!r} must not have a query or fragment")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise InsecureURLError(
+            f"refusing to send the API key over plain http to {parts.hostname}; "
+            "use https, or pass --allow-insecure-http"
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """Options of the fetch stage. Units: seconds and requests/s.
+
+    `api_key` is kept out of `repr()` so it never reaches a log or a traceback.
+    `down_after`: abort when no HTTP response at all has come for this many
+    seconds while requests keep failing (server down).
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    concurrency: int = 8
+    rate: float = 6.6
+    timeout: float = 30.0
+    max_attempts: int = 5
+    max_retry_wait: float = 120.0
+    down_after: float = 60.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+
+@dataclass
+class FetchStats:
+    """Counters of one fetch run: HTTP requests sent, retries, 429s, pace changes."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    pace_changes: int = 0
+    aborted: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One HTTP attempt: a classified response, or a transport error (no response)."""
+
+    decoded: har.Decoded | None
+    transport_error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.decoded is None or self.decoded.outcome == har.Outcome.RETRY
+
+
+class Aborted(Exception):
+    """Internal: the run stops taking rows (refused key, server down, signal)."""
+
+
+class Fetcher:
+    """Fetch details for many refs with one session.
+
+    Use `await Fetcher(config).run(refs, on_result)`. `on_result(result,
+    final)` is called once per ref as it finishes, in completion order;
+    `final` is False for results that must not be journaled as done (a row cut
+    short by an abort, or an `unauthorized` one). At most `concurrency`
+    requests are in flight; refs are pulled lazily through a bounded queue.
+    `stop()` asks the run to stop taking new rows (in-flight ones finish).
+    """
+
+    def __init__(self, config: FetchConfig, *, session_factory: Callable[[], aiohttp.ClientSession] | None = None):
+        self.config = config
+        self.stats = FetchStats()
+        self._pacer = Pacer(config.rate, on_change=self._pace_changed)
+        self._stopping: str | None = None
+        self._last_response = time.monotonic()
+        self._session_factory = session_factory
+
+    # -- control
+
+    def stop(self, reason: str) -> None:
+        """Stop taking new rows; in-flight rows finish (or end early between retries)."""
+        if self._stopping is None:
+            self._stopping = reason
+
+    @property
+    def stopping(self) -> str | None:
+        return self._stopping
+
+    def _pace_changed(self, old: float, new: float, why: str) -> None:
+        self.stats.pace_changes += 1
+        log.info("pace %.2f -> %.2f requests/s: %s", old, new, why,
+                 extra={"event": "pace", "old_rate": round(old, 3), "new_rate": round(new, 3), "reason": why})
+
+    # -- run
+
+    async def run(self, refs: Iterable[ArtifactRef],
+                  on_result: Callable[[FetchResult, bool], None | Awaitable[None]]) -> FetchStats:
+        """Fetch every ref (until stopped). Returns the counters."""
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+        headers = {har.API_KEY_HEADER: self.config.api_key,
+                   "User-Agent": f"har-inventory/{__version__}", "Accept": "application/json"}
+        connector = aiohttp.TCPConnector(limit=self.config.concurrency)
+        session = (self._session_factory() if self._session_factory else
+                   aiohttp.ClientSession(timeout=timeout, headers=headers, connector=connector,
+                                         trust_env=True, raise_for_status=False))
+        queue: asyncio.Queue[ArtifactRef | None] = asyncio.Queue(maxsize=self.config.concurrency * 2)
+        async with session:
+            workers = [asyncio.create_task(self._worker(session, queue, on_result))
+                       for _ in range(self.config.concurrency)]
+            try:
+                for ref in refs:
+                    if self._stopping:
+                        break
+                    await queue.put(ref)
+            finally:
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+        self.stats.aborted = self._stopping
+        return self.stats
+
+    async def _worker(self, session, queue, on_result) -> None:
+        while True:
+            ref = await queue.get()
+            if ref is None:
+                return
+            if self._stopping:
+                continue  # drain: rows not started stay unfetched
+            result = await self.fetch_one(session, ref)
+            final = not self._stopping and result.status != Status.UNAUTHORIZED
+            maybe = on_result(result, final)
+            if asyncio.iscoroutine(maybe):
+                await maybe
+
+    async def fetch_one(self, session: aiohttp.ClientSession, ref: ArtifactRef) -> FetchResult:
+        """All attempts for one ref, with tenacity; returns the final `FetchResult`."""
+        cfg = self.config
+        url = yarl.URL(har.details_url(cfg.base_url, ref.registry_ref, ref.artifact, ref.version,
+                                       ref.digest, ref.version_type), encoded=True)
+        backoff = wait_random_exponential(multiplier=cfg.backoff_base, max=cfg.backoff_max)
+
+        def wait(state: RetryCallState) -> float:
+            attempt: _Attempt = state.outcome.result()
+            if attempt.retry_after is not None:
+                delay = min(attempt.retry_after, cfg.max_retry_wait)
+                log.info("line %d: server asked to retry after %.1f s (waiting %.1f s)",
+                         ref.line, attempt.retry_after, delay,
+                         extra={"event": "retry_after", "line": ref.line, "wait_s": round(delay, 3)})
+                return delay
+            return backoff(state)
+
+        def stop_now(state: RetryCallState) -> bool:
+            return self._stopping is not None
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            attempt: _Attempt = state.outcome.result()
+            log.info("line %d: attempt %d failed (%s); retrying in %.2f s",
+                     ref.line, state.attempt_number, _describe(attempt), state.next_action.sleep,
+                     extra={"event": "retry", "line": ref.line, "attempt": state.attempt_number,
+                            "reason": _describe(attempt), "wait_s": round(state.next_action.sleep, 3)})
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(cfg.max_attempts) | stop_now,
+            wait=wait,
+            retry=retry_if_result(lambda a: a.retryable),
+            before_sleep=before_sleep,
+            retry_error_callback=lambda state: state.outcome.result(),
+            reraise=False,
+        )
+        attempts = 0
+
+        async def attempt_once() -> _Attempt:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(session, url)
+
+        try:
+            last: _Attempt = await retrying(attempt_once)
+        except Aborted as exc:
+            return FetchResult(ref.key, Status.FAILED, None, f"not fetched: {exc}", attempts - 1,
+                               datetime.now(timezone.utc), None)
+        return self._result(ref, last, attempts)
+
+    async def _attempt(self, session: aiohttp.ClientSession, url: yarl.URL) -> _Attempt:
+        await self._pacer.wait()
+        if self._stopping:
+            raise Aborted(self._stopping)
+        self.stats.requests += 1
+        try:
+            async with session.get(url, allow_redirects=False) as resp:
+                body = await resp.read()
+                status, headers = resp.status, dict(resp.headers)
+        except asyncio.TimeoutError:
+            self._check_down()
+            return _Attempt(None, f"timeout after {self.config.timeout:g} s")
+        except aiohttp.ClientError as exc:
+            self._check_down()
+            return _Attempt(None, _transport_message(exc))
+        self._last_response = time.monotonic()
+        decoded = har.classify(status, headers, body)
+        retry_after = har.retry_after_seconds(headers) if decoded.outcome == har.Outcome.RETRY else None
+        if status == 429:
+            self.stats.throttled += 1
+            self._pacer.throttled()
+        else:
+            self._pacer.succeeded()
+        if decoded.outcome == har.Outcome.UNAUTHORIZED:
+            self.stop(f"API key refused (HTTP 401: {decoded.message}); check HARNESS_API_KEY or --api-key-file")
+        return _Attempt(decoded, None, retry_after)
+
+    def _check_down(self) -> None:
+        silent = time.monotonic() - self._last_response
+        if silent >= self.config.down_after:
+            self.stop(f"server unreachable: no HTTP response for {silent:.0f} s")
+
+    def _result(self, ref: ArtifactRef, last: _Attempt, attempts: int) -> FetchResult:
+        now = datetime.now(timezone.utc)
+        d = last.decoded
+        if d is not None and d.outcome == har.Outcome.OK:
+            return FetchResult(ref.key, Status.OK, d.status, None, attempts, now, d.data)
+        status = _OUTCOME_STATUS[d.outcome] if d is not None else Status.FAILED
+        reason = _describe(last)
+        error = reason if not last.retryable else f"{_head(last)} after {attempts} attempt{'s' * (attempts != 1)}: {_tail(last)}"
+        return FetchResult(ref.key, status, d.status if d else None, error, attempts, now, None)
+
+
+def _describe(a: _Attempt) -> str:
+    if a.decoded is None:
+        return a.transport_error or "no response"
+    return f"HTTP {a.decoded.status}: {a.decoded.message}" if a.decoded.message else f"HTTP {a.decoded.status}"
+
+
+def _head(a: _Attempt) -> str:
+    return f"HTTP {a.decoded.status}" if a.decoded else "no response"
+
+
+def _tail(a: _Attempt) -> str:
+    if a.decoded is None:
+        return a.transport_error or "no response"
+    return a.decoded.message or f"HTTP {a.decoded.status}"
+
+
+def _transport_message(exc: BaseException) -> str:
+    """A readable transport error, without the request headers (where the key travels)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection before responding"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "response body cut short"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"bad response: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

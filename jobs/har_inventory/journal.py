@@ -1,0 +1,147 @@
+"""Durable record of finished requests, so an interrupted run resumes without refetching.
+
+One SQLite file (standard library, WAL mode) next to the reports:
+`<output-dir>/har-inventory-journal.sqlite3`. Rows are keyed by the input
+file's SHA-256 and the request key (`RequestKey`). A result counts as done
+once its transaction is committed; commits are grouped (every
+`commit_every` results or `commit_interval` seconds, whichever first), so a
+kill costs at most that much work, which `--resume` fetches again.
+Nothing else writes this file; the API key is never stored in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from har_inventory.records import FetchResult, RequestKey, Status
+
+JOURNAL_NAME = "har-inventory-journal.sqlite3"
+_SEP = "\x1f"  # unit separator: never valid in a validated key value
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    input_sha256 TEXT NOT NULL,
+    request_key  TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    http_status  INTEGER,
+    error        TEXT,
+    attempts     INTEGER NOT NULL,
+    fetched_at_ms INTEGER NOT NULL,
+    data_json    TEXT,
+    metadata_keys TEXT,
+    PRIMARY KEY (input_sha256, request_key)
+) WITHOUT ROWID;
+"""
+
+
+def _key_text(key: RequestKey) -> str:
+    return _SEP.join(key)
+
+
+def _key_of(text: str) -> RequestKey:
+    return RequestKey(*text.split(_SEP))
+
+
+class Journal:
+    """The results of one input file (identified by its SHA-256) in a SQLite journal.
+
+    `resume=False` forgets earlier results for the same input; `resume=True`
+    keeps them. Raises `sqlite3.Error` if the file cannot be opened.
+    """
+
+    def __init__(self, path: Path, input_sha256: str, *, resume: bool,
+                 commit_every: int = 200, commit_interval: float = 0.25):
+        self.path = path
+        self.input_sha256 = input_sha256
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+        if not resume:
+            self._db.execute("DELETE FROM results WHERE input_sha256 = ?", (input_sha256,))
+        self._pending: list[tuple] = []
+        self._commit_every = commit_every
+        self._commit_interval = commit_interval
+        self._last_commit = time.monotonic()
+
+    @classmethod
+    def in_dir(cls, output_dir: Path, input_sha256: str, *, resume: bool) -> "Journal":
+        """Open (or create) the journal in `output_dir`."""
+        return cls(output_dir / JOURNAL_NAME, input_sha256, resume=resume)
+
+    def done_keys(self, *, retry_failed: bool = False) -> set[RequestKey]:
+        """Keys that need no new request: every recorded result, less `failed` ones if `retry_failed`."""
+        sql = "SELECT request_key FROM results WHERE input_sha256 = ?"
+        if retry_failed:
+            sql += f" AND status != '{Status.FAILED.value}'"
+        return {_key_of(k) for (k,) in self._db.execute(sql, (self.input_sha256,))}
+
+    def record(self, result: FetchResult) -> None:
+        """Add one finished result; committed with the next group (see module doc)."""
+        data = result.data
+        meta = data.get("metadata") if data else None
+        meta_keys = sorted(k for k in meta if k != "tags") if isinstance(meta, dict) else []
+        self._pending.append((
+            self.input_sha256, _key_text(result.key), result.status.value, result.http_status,
+            result.error, result.attempts, int(result.fetched_at.timestamp() * 1000),
+            json.dumps(data, separators=(",", ":")) if data is not None else None,
+            json.dumps(meta_keys) if meta_keys else None,
+        ))
+        if (len(self._pending) >= self._commit_every
+                or time.monotonic() - self._last_commit >= self._commit_interval):
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit every pending result."""
+        if self._pending:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?)", self._pending)
+            self._pending.clear()
+        self._last_commit = time.monotonic()
+
+    def lookup(self, keys: Iterable[RequestKey]) -> dict[RequestKey, FetchResult]:
+        """The recorded results for `keys` (missing keys are absent from the dict)."""
+        texts = list({_key_text(k) for k in keys})
+        out: dict[RequestKey, FetchResult] = {}
+        for i in range(0, len(texts), 500):
+            part = texts[i:i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(
+                    f"SELECT request_key, status, http_status, error, attempts, fetched_at_ms, data_json "
+                    f"FROM results WHERE input_sha256 = ? AND request_key IN ({marks})",
+                    (self.input_sha256, *part)):
+                key = _key_of(row[0])
+                out[key] = FetchResult(
+                    key, Status(row[1]), row[2], row[3], row[4],
+                    datetime.fromtimestamp(row[5] / 1000, tz=timezone.utc),
+                    json.loads(row[6]) if row[6] is not None else None)
+        return out
+
+    def metadata_keys(self) -> tuple[str, ...]:
+        """Sorted top-level metadata keys (other than `tags`) over this input's ok results."""
+        keys: set[str] = set()
+        for (text,) in self._db.execute(
+                "SELECT DISTINCT metadata_keys FROM results WHERE input_sha256 = ? "
+                "AND metadata_keys IS NOT NULL", (self.input_sha256,)):
+            keys.update(json.loads(text))
+        return tuple(sorted(keys))
+
+    def count(self) -> int:
+        """Results recorded (committed) for this input."""
+        return self._db.execute("SELECT count(*) FROM results WHERE input_sha256 = ?",
+                                (self.input_sha256,)).fetchone()[0]
+
+    def close(self) -> None:
+        """Commit what is pending and close the file."""
+        self.flush()
+        self._db.close()
+
+

@@ -1,0 +1,91 @@
+"""Logging for people and for cron: readable text or one JSON object per event.
+
+Every record passes a redaction filter that replaces the API key, wherever
+it appears (our messages, aiohttp's or tenacity's), with `[redacted]`.
+Structured fields travel in `extra={"event": ..., ...}` and appear as keys
+of the JSON object; the text format shows the message only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+_STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+REDACTED = "[redacted]"
+
+
+class RedactFilter(logging.Filter):
+    """Replace each secret in the record's message and extra fields."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def _clean(self, value):
+        if isinstance(value, str):
+            for s in self.secrets:
+                value = value.replace(s, REDACTED)
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self._clean(record.getMessage())
+            record.args = None
+            for k, v in list(vars(record).items()):
+                if k not in _STD_ATTRS:
+                    setattr(record, k, self._clean(v))
+            if record.exc_info:
+                record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: `ts` (UTC ISO 8601), `level`, `event`, `message`, extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        obj = {
+            "ts": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", "log"),
+            "message": record.getMessage(),
+        }
+        for k, v in vars(record).items():
+            if k not in _STD_ATTRS and k != "event":
+                obj[k] = v
+        if record.exc_text:
+            obj["exception"] = record.exc_text
+        return json.dumps(obj, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+
+
+def setup(*, fmt: str = "text", log_file: Path | None = None, verbose: bool = False,
+          secrets: list[str] | None = None, stream: TextIO | None = None) -> logging.Handler:
+    """Configure the root logger; returns the handler. `fmt` is `text` or `json`.
+
+    Logs go to `log_file` (appended) when given, else to stderr. INFO and up
+    (DEBUG with `verbose`); aiohttp's and asyncio's chatter is kept at WARNING.
+    """
+    if log_file is not None:
+        handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactFilter(secrets or []))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("aiohttp", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler

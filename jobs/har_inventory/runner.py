@@ -1,0 +1,239 @@
+"""The job, stage by stage: input -> plan -> fetch (journaled) -> normalize -> reports.
+
+`run_job(options)` is what `har-inventory run` does; the CLI only parses
+arguments, maps errors to exit codes and prints. Exit codes: 0 every row
+ok; 1 finished, some rows not ok; 2 usage or input error, nothing sent;
+3 aborted or interrupted, partial results kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from har_inventory import __version__
+from har_inventory.fetch import FetchConfig, Fetcher, FetchStats
+from har_inventory.inputs import InputTable, read_input
+from har_inventory.journal import Journal
+from har_inventory.normalize import normalize
+from har_inventory.records import ArtifactRef, FetchResult, InputRow, RequestKey, RunInfo, Status
+from har_inventory.reports import open_writer, report_path
+from har_inventory.validate import plan_requests
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_NOT_ALL_OK, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+CHUNK_ROWS = 10_000
+SUMMARY_STATUSES = ("ok", "not_found", "forbidden", "unauthorized", "failed", "invalid_input")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything `har-inventory run` was asked to do (the API key lives in `fetch.api_key` only)."""
+
+    input_path: Path
+    fetch: FetchConfig
+    output_dir: Path = Path("outputs")
+    formats: Sequence[str] = ("xlsx", "parquet")
+    registry_ref: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    resume: bool = False
+    retry_failed: bool = False
+    grace_seconds: float = 10.0
+    progress: bool = False
+    excel_row_limit: int = 1_048_575
+
+    def loggable(self) -> dict:
+        """The options as plain values for the Run sheet and logs, never the API key."""
+        fetch = {k: v for k, v in asdict(self.fetch).items() if k != "api_key"}
+        return {"input": str(self.input_path), "output_dir": str(self.output_dir),
+                "formats": list(self.formats), "registry_ref": self.registry_ref,
+                "delimiter": self.delimiter, "sheet": self.sheet, "resume": self.resume,
+                "retry_failed": self.retry_failed, **fetch}
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: exit code, report paths, run information, the summary line."""
+
+    exit_code: int
+    paths: list[Path] = field(default_factory=list)
+    run: RunInfo | None = None
+    summary: str = ""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (the journal's and the Run sheet's input identity)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def summary_line(run: RunInfo) -> str:
+    """`rows=… ok=… not_found=… forbidden=… unauthorized=… failed=… invalid=… requests=… retries=…
+    saved=… elapsed=…s run=complete|interrupted`: the last line on stderr, for cron."""
+    c = run.counts
+    parts = [f"rows={run.input_rows}"]
+    parts += [f"{'invalid' if s == 'invalid_input' else s}={c.get(s, 0)}" for s in SUMMARY_STATUSES]
+    parts += [f"requests={run.requests}", f"retries={run.retries}", f"saved={run.duplicates_saved}",
+              f"elapsed={run.elapsed_s or 0:.1f}s", f"run={'complete' if run.complete else 'interrupted'}"]
+    return " ".join(parts)
+
+
+def _chunks(rows: Sequence[InputRow], size: int) -> Iterator[Sequence[InputRow]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+    if not rows:
+        yield rows
+
+
+class _Signals:
+    """First SIGINT/SIGTERM: stop taking rows, grace period for in-flight ones. Second: stop now."""
+
+    def __init__(self, fetcher: Fetcher, grace: float):
+        self.fetcher, self.grace, self.count, self.task = fetcher, grace, 0, None
+        self.hard = False
+
+    def install(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+        self.task = task
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig, loop)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+
+    def _on_signal(self, sig: signal.Signals, loop: asyncio.AbstractEventLoop) -> None:
+        self.count += 1
+        if self.count == 1:
+            log.warning("%s: finishing in-flight requests (up to %.0f s), then writing what is done; "
+                        "send it again to stop at once", sig.name, self.grace,
+                        extra={"event": "interrupt", "signal": sig.name})
+            self.fetcher.stop(f"interrupted by {sig.name}")
+            loop.call_later(self.grace, self._cancel)
+        else:
+            log.warning("%s again: stopping now", sig.name, extra={"event": "interrupt", "signal": sig.name})
+            self.hard = True
+            self._cancel()
+
+    def _cancel(self) -> None:
+        if self.task and not self.task.done():
+            self.task.cancel()
+
+
+async def _fetch_all(opts: RunOptions, todo: list[ArtifactRef], journal: Journal,
+                     unjournaled: dict[RequestKey, FetchResult]) -> tuple[FetchStats, _Signals]:
+    fetcher = Fetcher(opts.fetch)
+    signals = _Signals(fetcher, opts.grace_seconds)
+    bar = None
+    if opts.progress and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=len(todo), unit="req", file=sys.stderr, dynamic_ncols=True)
+
+    def on_result(result: FetchResult, final: bool) -> None:
+        if final:
+            journal.record(result)
+        else:
+            unjournaled[result.key] = result
+        if bar is not None:
+            bar.update(1)
+
+    task = asyncio.ensure_future(fetcher.run(todo, on_result))
+    signals.install(asyncio.get_running_loop(), task)
+    try:
+        await task
+    except asyncio.CancelledError:
+        fetcher.stop(fetcher.stopping or "cancelled")
+        fetcher.stats.aborted = fetcher.stopping
+    finally:
+        journal.flush()
+        if bar is not None:
+            bar.close()
+    return fetcher.stats, signals
+
+
+def run_job(opts: RunOptions, *, table: InputTable | None = None) -> RunOutcome:
+    """Run the whole job. Raises `InputError` (exit 2) before any request on a refused file."""
+    started = datetime.now(timezone.utc)
+    table = table or read_input(opts.input_path, delimiter=opts.delimiter, sheet=opts.sheet,
+                                default_registry_ref=opts.registry_ref)
+    for w in table.warnings:
+        log.warning("%s", w, extra={"event": "input_warning"})
+    plan = plan_requests(table.rows)
+    sha = file_sha256(opts.input_path)
+    opts.output_dir.mkdir(parents=True, exist_ok=True)
+    run = RunInfo(tool_version=__version__, started_at=started, input_name=opts.input_path.name,
+                  input_sha256=sha, input_rows=len(table.rows), base_url=opts.fetch.base_url,
+                  options=opts.loggable(), duplicates_saved=plan.duplicates)
+    log.info("run start: %d rows, %d distinct requests, %d invalid, %d duplicates",
+             len(table.rows), len(plan.unique), plan.invalid, plan.duplicates,
+             extra={"event": "run_start", "rows": len(table.rows), "requests_planned": len(plan.unique),
+                    "options": run.options})
+
+    journal = Journal.in_dir(opts.output_dir, sha, resume=opts.resume)
+    try:
+        done = journal.done_keys(retry_failed=opts.retry_failed) if opts.resume else set()
+        todo = [ref for ref in plan.unique if ref.key not in done]
+        if opts.resume:
+            log.info("resume: %d of %d requests already done", len(plan.unique) - len(todo), len(plan.unique),
+                     extra={"event": "resume", "done": len(plan.unique) - len(todo), "todo": len(todo)})
+        unjournaled: dict[RequestKey, FetchResult] = {}
+        stats, signals = asyncio.run(_fetch_all(opts, todo, journal, unjournaled))
+        run.requests, run.retries = stats.requests, stats.retries
+        run.complete = stats.aborted is None
+        if stats.aborted:
+            log.error("run stopped: %s", stats.aborted, extra={"event": "abort", "reason": stats.aborted})
+        if signals.hard:
+            run.ended_at = datetime.now(timezone.utc)
+            run.counts = {}
+            return RunOutcome(EXIT_ABORTED, [], run, summary_line(run) + " reports=skipped")
+        paths = _write_reports(opts, table.rows, journal, unjournaled, run, stats.aborted)
+    finally:
+        journal.close()
+    if not run.complete:
+        code = EXIT_ABORTED
+    else:
+        code = EXIT_OK if run.counts.get("ok", 0) == run.input_rows else EXIT_NOT_ALL_OK
+    log.info("run end", extra={"event": "run_end", "counts": run.counts, "requests": run.requests,
+                                "retries": run.retries, "complete": run.complete, "exit_code": code})
+    return RunOutcome(code, paths, run, summary_line(run))
+
+
+def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
+                   unjournaled: dict[RequestKey, FetchResult], run: RunInfo,
+                   aborted: str | None) -> list[Path]:
+    """Normalize chunk by chunk (input order) and stream into every report writer."""
+    meta_keys = journal.metadata_keys()
+    missing = f"not fetched: {aborted}" if aborted else "not fetched"
+    writers, counts = [], Counter()
+    try:
+        for chunk in _chunks(rows, CHUNK_ROWS):
+            keys = {r.key for r in chunk if isinstance(r, ArtifactRef)}
+            results = journal.lookup(keys)
+            results.update((k, unjournaled[k]) for k in keys if k not in results and k in unjournaled)
+            frame = normalize(chunk, results, metadata_keys=meta_keys, missing_error=missing)
+            if not writers:
+                for fmt in opts.formats:
+                    path = report_path(opts.output_dir, run.started_at, fmt)
+                    writers.append(open_writer(fmt, path, list(frame.columns),
+                                               **({"excel_row_limit": opts.excel_row_limit} if fmt == "xlsx" else {})))
+            counts.update(frame["status"].astype(str).tolist())
+            for w in writers:
+                w.write(frame)
+        run.counts = {s: counts.get(s, 0) for s in SUMMARY_STATUSES}
+        run.ended_at = datetime.now(timezone.utc)
+        return [w.close(run) for w in writers]
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
