@@ -159,13 +159,7 @@ class Fetcher:
     async def run(self, refs: Iterable[ArtifactRef],
                   on_result: Callable[[FetchResult, bool], None | Awaitable[None]]) -> FetchStats:
         """Fetch every ref (until stopped). Returns the counters."""
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-        headers = {har.API_KEY_HEADER: self.config.api_key,
-                   "User-Agent": f"har-inventory/{__version__}", "Accept": "application/json"}
-        connector = aiohttp.TCPConnector(limit=self.config.concurrency)
-        session = (self._session_factory() if self._session_factory else
-                   aiohttp.ClientSession(timeout=timeout, headers=headers, connector=connector,
-                                         trust_env=True, raise_for_status=False))
+        session = self.open_session()
         queue: asyncio.Queue[ArtifactRef | None] = asyncio.Queue(maxsize=self.config.concurrency * 2)
         async with session:
             workers = [asyncio.create_task(self._worker(session, queue, on_result))
@@ -196,19 +190,60 @@ class Fetcher:
                 await maybe
 
     async def fetch_one(self, session: aiohttp.ClientSession, ref: ArtifactRef) -> FetchResult:
-        """All attempts for one ref, with tenacity; returns the final `FetchResult`."""
+        """All attempts for one ref; returns the final `FetchResult` (never raises)."""
         cfg = self.config
-        url = yarl.URL(har.details_url(cfg.base_url, ref.registry_ref, ref.artifact, ref.version,
-                                       ref.digest, ref.version_type), encoded=True)
+        url = har.details_url(cfg.base_url, ref.registry_ref, ref.artifact, ref.version,
+                              ref.digest, ref.version_type)
+        try:
+            last, attempts = await self.request(session, url, f"line {ref.line}")
+        except Aborted as exc:
+            return FetchResult(ref.key, Status.FAILED, None, f"not fetched: {exc}", 0,
+                               datetime.now(timezone.utc), None)
+        return self._result(ref, last, attempts)
+
+    async def get(self, session: aiohttp.ClientSession, url: str, label: str) -> tuple[har.Decoded | None, str | None, int]:
+        """GET any HAR URL (already in plain `/+` form) with the same pacing and retries.
+
+        Returns `(decoded, error, attempts)`: `decoded` is the last classified
+        response (None when none came), `error` a readable reason when the
+        outcome is not ok. Raises `Aborted` when the run is stopping.
+        """
+        last, attempts = await self.request(session, url, label)
+        if last.decoded is not None and last.decoded.outcome == har.Outcome.OK:
+            return last.decoded, None, attempts
+        return last.decoded, _error_text(last, attempts), attempts
+
+    def open_session(self) -> aiohttp.ClientSession:
+        """The one aiohttp session: key header, timeout, connection limit, proxy settings from the environment."""
+        if self._session_factory:
+            return self._session_factory()
+        cfg = self.config
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=cfg.timeout),
+            headers={har.API_KEY_HEADER: cfg.api_key, "User-Agent": f"har-inventory/{__version__}",
+                     "Accept": "application/json"},
+            connector=aiohttp.TCPConnector(limit=cfg.concurrency),
+            trust_env=True, raise_for_status=False)
+
+    async def request(self, session: aiohttp.ClientSession, url_text: str, label: str) -> tuple["_Attempt", int]:
+        """Attempts with tenacity until a non-retryable answer, `max_attempts`, or a stop.
+
+        Backoff: jittered exponential (`backoff_base` * 2^n s, capped at
+        `backoff_max`), or the server's `Retry-After` capped at `max_retry_wait`.
+        Returns the last attempt and the number of HTTP requests made.
+        Raises `Aborted` if the run stops before the first request is sent.
+        """
+        cfg = self.config
+        url = yarl.URL(url_text, encoded=True)  # never re-quote the path (API-NOTES §2)
         backoff = wait_random_exponential(multiplier=cfg.backoff_base, max=cfg.backoff_max)
 
         def wait(state: RetryCallState) -> float:
             attempt: _Attempt = state.outcome.result()
             if attempt.retry_after is not None:
                 delay = min(attempt.retry_after, cfg.max_retry_wait)
-                log.info("line %d: server asked to retry after %.1f s (waiting %.1f s)",
-                         ref.line, attempt.retry_after, delay,
-                         extra={"event": "retry_after", "line": ref.line, "wait_s": round(delay, 3)})
+                log.info("%s: server asked to retry after %.1f s (waiting %.1f s)", label,
+                         attempt.retry_after, delay,
+                         extra={"event": "retry_after", "item": label, "wait_s": round(delay, 3)})
                 return delay
             return backoff(state)
 
@@ -218,9 +253,9 @@ class Fetcher:
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1
             attempt: _Attempt = state.outcome.result()
-            log.info("line %d: attempt %d failed (%s); retrying in %.2f s",
-                     ref.line, state.attempt_number, _describe(attempt), state.next_action.sleep,
-                     extra={"event": "retry", "line": ref.line, "attempt": state.attempt_number,
+            log.info("%s: attempt %d failed (%s); retrying in %.2f s", label, state.attempt_number,
+                     _describe(attempt), state.next_action.sleep,
+                     extra={"event": "retry", "item": label, "attempt": state.attempt_number,
                             "reason": _describe(attempt), "wait_s": round(state.next_action.sleep, 3)})
 
         retrying = AsyncRetrying(
@@ -229,21 +264,20 @@ class Fetcher:
             retry=retry_if_result(lambda a: a.retryable),
             before_sleep=before_sleep,
             retry_error_callback=lambda state: state.outcome.result(),
-            reraise=False,
         )
         attempts = 0
+        previous: _Attempt | None = None
 
         async def attempt_once() -> _Attempt:
-            nonlocal attempts
+            nonlocal attempts, previous
+            if previous is not None and self._stopping:
+                return previous  # stopped during a backoff: keep the last real answer
+            previous = await self._attempt(session, url)
             attempts += 1
-            return await self._attempt(session, url)
+            return previous
 
-        try:
-            last: _Attempt = await retrying(attempt_once)
-        except Aborted as exc:
-            return FetchResult(ref.key, Status.FAILED, None, f"not fetched: {exc}", attempts - 1,
-                               datetime.now(timezone.utc), None)
-        return self._result(ref, last, attempts)
+        last: _Attempt = await retrying(attempt_once)
+        return last, attempts
 
     async def _attempt(self, session: aiohttp.ClientSession, url: yarl.URL) -> _Attempt:
         await self._pacer.wait()
@@ -283,9 +317,15 @@ class Fetcher:
         if d is not None and d.outcome == har.Outcome.OK:
             return FetchResult(ref.key, Status.OK, d.status, None, attempts, now, d.data)
         status = _OUTCOME_STATUS[d.outcome] if d is not None else Status.FAILED
-        reason = _describe(last)
-        error = reason if not last.retryable else f"{_head(last)} after {attempts} attempt{'s' * (attempts != 1)}: {_tail(last)}"
+        error = _error_text(last, attempts)
         return FetchResult(ref.key, status, d.status if d else None, error, attempts, now, None)
+
+
+def _error_text(a: _Attempt, attempts: int) -> str:
+    """`HTTP 503 after 5 attempts: service unavailable`, or the reason of a permanent answer."""
+    if not a.retryable:
+        return _describe(a)
+    return f"{_head(a)} after {attempts} attempt{'s' * (attempts != 1)}: {_tail(a)}"
 
 
 def _describe(a: _Attempt) -> str:
