@@ -18,8 +18,10 @@ from urllib.parse import urlencode
 DEFAULT_BASE_URL = "https://app.harness.io/gateway/har/api/v1"
 API_KEY_HEADER = "x-api-key"
 
-# Docker grammar (notes §2).
-IMAGE_NAME_RE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+# Docker grammar (notes §2; the separators as in the distribution reference
+# grammar: `.`, `_`, `__` or a run of `-`).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_NAME_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 # One segment of a registry_ref (account, org, project or registry identifier).
