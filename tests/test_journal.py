@@ -32,7 +32,7 @@ def test_results_survive_reopen_with_resume(tmp_path):
     assert set(got) == {key("1"), key("2")}
     assert got[key("1")] == ok("1", {"tags": ["1"], "org.x": "y"})
     assert got[key("2")].error == "HTTP 503 after 5 attempts: down" and got[key("2")].attempts == 5
-    assert j.metadata_keys() == ("org.x",)
+    assert [r.key for r in j.results_with_metadata()] == [key("1")]
     j.close()
 
 

@@ -2,6 +2,7 @@
 
     har-inventory run INPUT [options]        fetch details, write reports
     har-inventory validate INPUT [options]   read and validate only (same as run --dry-run)
+    har-inventory discover [options]         list a registry's or space's images, tags and digests as a CSV
     har-inventory sandbox [options]          the bundled HAR-compatible test server
 
 Exit codes: 0 every row ok; 1 finished, some rows not ok; 2 usage or input
@@ -68,8 +69,9 @@ def _formats(text: str) -> tuple[str, ...]:
     return names
 
 
-def _add_input_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", type=Path, help="CSV (any Excel dialect) or .xlsx list of artifact, version, digest rows")
+def _add_input_args(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    p.add_argument("input", type=Path, nargs="?" if optional else None,
+                   help="CSV (any Excel dialect) or .xlsx list of artifact, version, digest rows")
     p.add_argument("--registry-ref", help="registry for rows without a registry_ref column: "
                    "account/registry, account/org/registry or account/org/project/registry (a trailing /+ is fine)")
     p.add_argument("--delimiter", help="force the CSV delimiter: , ; tab |  (default: detected)")
@@ -78,8 +80,42 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
                    help="at most this many requests/s, evenly paced, no burst (default 6.6 = Harness's 400/min per key)")
 
 
+def _add_fetch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", default=None,
+                   help=f"HAR API base (default: ${ENV_BASE_URL}, else {har.DEFAULT_BASE_URL})")
+    p.add_argument("--api-key-file", type=Path, help=f"file holding the API key (default: ${ENV_KEY})")
+    p.add_argument("--concurrency", type=_positive_int, default=8, help="requests in flight at most (default 8)")
+    p.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--max-attempts", type=_positive_int, default=5, help="attempts per request, first included (default 5)")
+    p.add_argument("--max-retry-wait", type=_positive_float, default=120.0,
+                   help="cap in seconds on a server's Retry-After (default 120)")
+    p.add_argument("--down-after", type=_positive_float, default=60.0,
+                   help="abort (exit 3) when no HTTP response came for this many seconds (default 60)")
+    p.add_argument("--allow-insecure-http", action="store_true",
+                   help="allow sending the API key over plain http to a host that is not loopback")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log format (default text)")
+    p.add_argument("--log-file", type=Path, help="append logs to this file instead of stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _add_discover_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    if required:
+        scope = p.add_mutually_exclusive_group(required=True)
+        scope.add_argument("--registry-ref", help="discover one registry (account/[org/[project/]]registry, /+ optional)")
+    else:
+        scope = p
+    scope.add_argument("--space", help="discover every Docker registry of a space: account, account/org or "
+                       "account/org/project")
+    p.add_argument("--image-filter", metavar="GLOB", help="only images whose name matches (fnmatch, case-sensitive)")
+    p.add_argument("--tag-filter", metavar="GLOB", help="only tags that match (fnmatch, case-sensitive)")
+    p.add_argument("--include-untagged", action="store_true",
+                   help="also list digests no tag points to, as DIGEST rows")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="har-inventory", description=__doc__.split("\n\n")[0],
+    parser = _Parser(prog="har-inventory",
+                     description="Inventory reports (XLSX, Parquet, CSV) of the Docker image versions in a "
+                                 "Harness Artifact Registry, one Describe Docker Artifact Detail call per version.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Exit codes: 0 every row ok; 1 some rows not ok (all reported); "
                             "2 usage or input error, nothing sent; 3 aborted or interrupted, partial results kept.")
@@ -89,32 +125,31 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="fetch details for every row and write the reports",
                          description="Fetch Describe Docker Artifact Detail for every row of INPUT and write "
                                      "inventory reports. API key from $HARNESS_API_KEY or --api-key-file.")
-    _add_input_args(run)
-    run.add_argument("--base-url", default=None,
-                     help=f"HAR API base (default: ${ENV_BASE_URL}, else {har.DEFAULT_BASE_URL})")
-    run.add_argument("--api-key-file", type=Path, help=f"file holding the API key (default: ${ENV_KEY})")
+    _add_input_args(run, optional=True)
+    _add_fetch_args(run)
     run.add_argument("--output-dir", type=Path, default=Path("outputs"), help="where reports and the journal go (default outputs/)")
     run.add_argument("--format", dest="formats", type=_formats, default=("xlsx", "parquet"),
                      help=f"comma-separated report formats from {', '.join(FORMATS)} (default xlsx,parquet)")
-    run.add_argument("--concurrency", type=_positive_int, default=8, help="requests in flight at most (default 8)")
-    run.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds per request (default 30)")
-    run.add_argument("--max-attempts", type=_positive_int, default=5, help="attempts per row, first included (default 5)")
-    run.add_argument("--max-retry-wait", type=_positive_float, default=120.0,
-                     help="cap in seconds on a server's Retry-After (default 120)")
-    run.add_argument("--down-after", type=_positive_float, default=60.0,
-                     help="abort (exit 3) when no HTTP response came for this many seconds (default 60)")
     run.add_argument("--resume", action="store_true", help="reuse the journal: skip rows this input already finished")
     run.add_argument("--retry-failed", action="store_true", help="with --resume, request rows that ended failed again")
     run.add_argument("--dry-run", action="store_true", help="read and validate only; send nothing")
-    run.add_argument("--allow-insecure-http", action="store_true",
-                     help="allow sending the API key over plain http to a host that is not loopback")
-    run.add_argument("--log-format", choices=("text", "json"), default="text", help="log format (default text)")
-    run.add_argument("--log-file", type=Path, help="append logs to this file instead of stderr")
+    run.add_argument("--discover", action="store_true",
+                     help="no INPUT: list the rows from the registry (--registry-ref) or space (--space) first; "
+                          "the list is saved next to the reports")
+    _add_discover_args(run, required=False)
     run.add_argument("--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)")
-    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     val = sub.add_parser("validate", help="read and validate INPUT; send nothing (same as run --dry-run)")
     _add_input_args(val)
+
+    disc = sub.add_parser("discover", help="list every image, tag and digest of a registry or space as an input CSV",
+                          description="Write the input list from HAR's list endpoints (one row per tag; "
+                                      "--include-untagged adds untagged digests).")
+    _add_discover_args(disc, required=True)
+    disc.add_argument("-o", "--output", type=Path, default=Path("inputs/discovered.csv"),
+                      help="CSV to write (default inputs/discovered.csv)")
+    disc.add_argument("--rate", type=_positive_float, default=6.6, help="requests/s at most (default 6.6)")
+    _add_fetch_args(disc)
 
     sb = sub.add_parser("sandbox", help="run the bundled HAR-compatible server for demos and tests")
     from har_inventory.sandbox import server as sandbox_server  # the job itself never uses it
@@ -158,11 +193,8 @@ def _validate(args: argparse.Namespace) -> int:
     return code
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.dry_run:
-        return _validate(args)
-    if args.retry_failed and not args.resume:
-        raise UsageError("--retry-failed goes with --resume")
+def _fetch_config(args: argparse.Namespace) -> FetchConfig:
+    """Base URL and key checked, logging set up (with the key redacted); nothing sent yet."""
     base = args.base_url or os.environ.get(ENV_BASE_URL) or har.DEFAULT_BASE_URL
     try:
         base = check_base_url(base, allow_insecure_http=args.allow_insecure_http)
@@ -170,22 +202,93 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     key = _read_key(args)
     logs.setup(fmt=args.log_format, log_file=args.log_file, verbose=args.verbose, secrets=[key])
+    return FetchConfig(base_url=base, api_key=key, concurrency=args.concurrency, rate=args.rate,
+                       timeout=args.timeout, max_attempts=args.max_attempts,
+                       max_retry_wait=args.max_retry_wait, down_after=args.down_after)
+
+
+def _discover(args: argparse.Namespace, cfg: FetchConfig, output: Path):
+    """Run discovery and write its CSV; returns the `Discovery`. Raises UsageError, DiscoveryError."""
+    from har_inventory import discover as disc
+
+    try:
+        registry_ref = har.parse_registry_ref(args.registry_ref) if args.registry_ref else None
+        space = disc.parse_space_ref(args.space) if args.space else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    found = disc.run_discovery(cfg, registry_ref=registry_ref, space=space, image_filter=args.image_filter,
+                               tag_filter=args.tag_filter, include_untagged=args.include_untagged)
+    for w in found.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    disc.write_discovered_csv(found, output)
+    log.info("discovered %d rows in %d registries, %d images (%d requests, %d warnings): %s",
+             len(found.rows), found.registries, found.images, found.requests, len(found.warnings), output,
+             extra={"event": "discovered", "rows": len(found.rows), "requests": found.requests})
+    return found
+
+
+def _discover_command(args: argparse.Namespace) -> int:
+    from har_inventory.discover import DiscoveryError
+
+    cfg = _fetch_config(args)
+    try:
+        found = _discover(args, cfg, args.output)
+    except DiscoveryError as exc:
+        print(f"har-inventory: discovery stopped: {exc}", file=sys.stderr)
+        return EXIT_ABORTED
+    print(args.output)
+    print(f"rows={len(found.rows)} registries={found.registries} images={found.images} "
+          f"requests={found.requests} warnings={len(found.warnings)}", file=sys.stderr)
+    return 0 if not found.warnings else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.discover:
+        if args.input is not None:
+            raise UsageError("give either INPUT or --discover, not both")
+        if not (args.registry_ref or args.space):
+            raise UsageError("--discover needs --registry-ref or --space")
+    elif args.input is None:
+        raise UsageError("the following arguments are required: input (or --discover)")
+    elif args.space or args.image_filter or args.tag_filter or args.include_untagged:
+        raise UsageError("--space, --image-filter, --tag-filter and --include-untagged go with --discover")
+    if args.dry_run and not args.discover:
+        return _validate(args)
+    if args.retry_failed and not args.resume:
+        raise UsageError("--retry-failed goes with --resume")
+    cfg = _fetch_config(args)
+    prior_requests = 0
+    if args.discover:
+        from datetime import datetime, timezone
+
+        from har_inventory.discover import DiscoveryError
+
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        args.input = args.output_dir / f"discovered-{stamp}.csv"
+        try:
+            found = _discover(args, cfg, args.input)
+        except DiscoveryError as exc:
+            print(f"har-inventory: discovery stopped: {exc}", file=sys.stderr)
+            print("rows=0 run=aborted", file=sys.stderr)
+            return EXIT_ABORTED
+        print(args.input)
+        prior_requests = found.requests
+        if args.dry_run:
+            return _validate(args)
+        args.registry_ref = None  # the discovered CSV names each row's registry
     table = read_input(args.input, delimiter=args.delimiter, sheet=args.sheet,
                        default_registry_ref=args.registry_ref)
     opts = RunOptions(
-        input_path=args.input,
-        fetch=FetchConfig(base_url=base, api_key=key, concurrency=args.concurrency, rate=args.rate,
-                          timeout=args.timeout, max_attempts=args.max_attempts,
-                          max_retry_wait=args.max_retry_wait, down_after=args.down_after),
+        input_path=args.input, fetch=cfg,
         output_dir=args.output_dir, formats=args.formats, registry_ref=args.registry_ref,
         delimiter=args.delimiter, sheet=args.sheet, resume=args.resume, retry_failed=args.retry_failed,
         progress=sys.stderr.isatty() and not args.no_progress and args.log_file is None,
     )
     try:
-        outcome = run_job(opts, table=table)
+        outcome = run_job(opts, table=table, prior_requests=prior_requests)
     except OSError as exc:
         log.error("cannot write to %s: %s", args.output_dir, exc, extra={"event": "abort"})
-        print("rows=%d run=aborted" % len(table.rows), file=sys.stderr)
+        print(f"rows={len(table.rows)} run=aborted", file=sys.stderr)
         return EXIT_ABORTED
     for path in outcome.paths:
         print(path)
@@ -203,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             return args.sandbox_main(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "discover":
+            return _discover_command(args)
         return _run(args)
     except UsageError as exc:
         return _refused_summary(str(exc))

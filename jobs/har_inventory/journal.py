@@ -16,7 +16,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator
 
 from har_inventory.records import FetchResult, RequestKey, Status
 
@@ -45,6 +45,12 @@ def _key_text(key: RequestKey) -> str:
 
 def _key_of(text: str) -> RequestKey:
     return RequestKey(*text.split(_SEP))
+
+
+def _result_of(row: tuple) -> FetchResult:
+    return FetchResult(_key_of(row[0]), Status(row[1]), row[2], row[3], row[4],
+                       datetime.fromtimestamp(row[5] / 1000, tz=timezone.utc),
+                       json.loads(row[6]) if row[6] is not None else None)
 
 
 class Journal:
@@ -118,21 +124,17 @@ class Journal:
                     f"SELECT request_key, status, http_status, error, attempts, fetched_at_ms, data_json "
                     f"FROM results WHERE input_sha256 = ? AND request_key IN ({marks})",
                     (self.input_sha256, *part)):
-                key = _key_of(row[0])
-                out[key] = FetchResult(
-                    key, Status(row[1]), row[2], row[3], row[4],
-                    datetime.fromtimestamp(row[5] / 1000, tz=timezone.utc),
-                    json.loads(row[6]) if row[6] is not None else None)
+                result = _result_of(row)
+                out[result.key] = result
         return out
 
-    def metadata_keys(self) -> tuple[str, ...]:
-        """Sorted top-level metadata keys (other than `tags`) over this input's ok results."""
-        keys: set[str] = set()
-        for (text,) in self._db.execute(
-                "SELECT DISTINCT metadata_keys FROM results WHERE input_sha256 = ? "
-                "AND metadata_keys IS NOT NULL", (self.input_sha256,)):
-            keys.update(json.loads(text))
-        return tuple(sorted(keys))
+    def results_with_metadata(self) -> Iterator[FetchResult]:
+        """The ok results whose metadata has keys other than `tags` (for the metadata_* columns)."""
+        cur = self._db.execute(
+            "SELECT request_key, status, http_status, error, attempts, fetched_at_ms, data_json "
+            "FROM results WHERE input_sha256 = ? AND metadata_keys IS NOT NULL", (self.input_sha256,))
+        for row in cur:
+            yield _result_of(row)
 
     def count(self) -> int:
         """Results recorded (committed) for this input."""

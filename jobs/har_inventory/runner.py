@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import signal
+from itertools import chain
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,8 @@ from har_inventory import __version__
 from har_inventory.fetch import FetchConfig, Fetcher, FetchStats
 from har_inventory.inputs import InputTable, read_input
 from har_inventory.journal import Journal
-from har_inventory.normalize import normalize
+from har_inventory import schema
+from har_inventory.normalize import metadata_kinds, normalize
 from har_inventory.records import ArtifactRef, FetchResult, InputRow, RequestKey, RunInfo, Status
 from har_inventory.reports import open_writer, report_path
 from har_inventory.validate import plan_requests
@@ -162,8 +164,10 @@ async def _fetch_all(opts: RunOptions, todo: list[ArtifactRef], journal: Journal
     return fetcher.stats, signals
 
 
-def run_job(opts: RunOptions, *, table: InputTable | None = None) -> RunOutcome:
-    """Run the whole job. Raises `InputError` (exit 2) before any request on a refused file."""
+def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests: int = 0) -> RunOutcome:
+    """Run the whole job. Raises `InputError` (exit 2) before any request on a refused file.
+
+    `prior_requests`: requests already made for this run (discovery), added to the count."""
     started = datetime.now(timezone.utc)
     table = table or read_input(opts.input_path, delimiter=opts.delimiter, sheet=opts.sheet,
                                 default_registry_ref=opts.registry_ref)
@@ -189,7 +193,7 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None) -> RunOutcome:
                      extra={"event": "resume", "done": len(plan.unique) - len(todo), "todo": len(todo)})
         unjournaled: dict[RequestKey, FetchResult] = {}
         stats, signals = asyncio.run(_fetch_all(opts, todo, journal, unjournaled))
-        run.requests, run.retries = stats.requests, stats.retries
+        run.requests, run.retries = stats.requests + prior_requests, stats.retries
         run.complete = stats.aborted is None
         if stats.aborted:
             log.error("run stopped: %s", stats.aborted, extra={"event": "abort", "reason": stats.aborted})
@@ -204,7 +208,7 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None) -> RunOutcome:
         code = EXIT_ABORTED
     else:
         code = EXIT_OK if run.counts.get("ok", 0) == run.input_rows else EXIT_NOT_ALL_OK
-    log.info("run end", extra={"event": "run_end", "counts": run.counts, "requests": run.requests,
+    log.info("run end: exit %d", code, extra={"event": "run_end", "counts": run.counts, "requests": run.requests,
                                 "retries": run.retries, "complete": run.complete, "exit_code": code})
     return RunOutcome(code, paths, run, summary_line(run))
 
@@ -213,7 +217,10 @@ def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
                    unjournaled: dict[RequestKey, FetchResult], run: RunInfo,
                    aborted: str | None) -> list[Path]:
     """Normalize chunk by chunk (input order) and stream into every report writer."""
-    meta_keys = journal.metadata_keys()
+    meta_kinds = metadata_kinds(chain(journal.results_with_metadata(),
+                                      (r for r in unjournaled.values() if r.data)))
+    meta_keys = tuple(sorted(meta_kinds))  # every key has a kind (TEXT when only nulls)
+    columns = schema.columns(meta_keys, meta_kinds)
     missing = f"not fetched: {aborted}" if aborted else "not fetched"
     writers, counts = [], Counter()
     try:
@@ -221,11 +228,12 @@ def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
             keys = {r.key for r in chunk if isinstance(r, ArtifactRef)}
             results = journal.lookup(keys)
             results.update((k, unjournaled[k]) for k in keys if k not in results and k in unjournaled)
-            frame = normalize(chunk, results, metadata_keys=meta_keys, missing_error=missing)
+            frame = normalize(chunk, results, metadata_keys=meta_keys, metadata_kinds=meta_kinds,
+                              missing_error=missing)
             if not writers:
                 for fmt in opts.formats:
                     path = report_path(opts.output_dir, run.started_at, fmt)
-                    writers.append(open_writer(fmt, path, list(frame.columns),
+                    writers.append(open_writer(fmt, path, columns,
                                                **({"excel_row_limit": opts.excel_row_limit} if fmt == "xlsx" else {})))
             counts.update(frame["status"].astype(str).tolist())
             for w in writers:
