@@ -1,4 +1,4 @@
-"""Discovery: URL builders and item rules with literals; the whole walk against the sandbox over HTTP."""
+"""Discovery: URL builders and item rules (discover_items) with literals; the whole walk against the sandbox over HTTP."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from har_inventory import discover as d
+from har_inventory import discover_items as di
 from har_inventory.discover import DiscoveredRow, DiscoveryError, run_discovery, write_discovered_csv
 from har_inventory.fetch import FetchConfig
 from har_inventory.har import ProtocolError
@@ -22,27 +23,32 @@ D3 = "sha256:" + "3" * 64
 
 # ---------------------------------------------------------------- pure: URLs
 
-def test_registries_url_at_account_org_and_project_level():
+def test_registries_url_at_account_org_and_project_level_with_scope():
     q = "package_type=DOCKER&sort_field=identifier&sort_order=ASC"
-    assert d.registries_url(BASE, "acc", 0) == f"{BASE}/spaces/acc/+/registries?{q}&page=0&size=100"
-    assert d.registries_url(BASE + "/", "acc/org/+", 3, 25) == f"{BASE}/spaces/acc/org/+/registries?{q}&page=3&size=25"
-    assert d.registries_url(BASE, "acc/org/proj", 1) == f"{BASE}/spaces/acc/org/proj/+/registries?{q}&page=1&size=100"
+    assert di.registries_url(BASE, "acc", 0) == f"{BASE}/spaces/acc/+/registries?{q}&scope=none&page=0&size=100"
+    assert di.registries_url(BASE + "/", "acc/org/+", 3, 25, "descendants") == (
+        f"{BASE}/spaces/acc/org/+/registries?{q}&scope=descendants&page=3&size=25")
+    assert di.registries_url(BASE, "acc/org/proj", 1, scope="descendants") == (
+        f"{BASE}/spaces/acc/org/proj/+/registries?{q}&scope=descendants&page=1&size=100")
+    for never in ("ancestors", "recursive", ""):  # ancestors are parent spaces: never what an audit wants
+        with pytest.raises(ValueError):
+            di.registries_url(BASE, "acc", 0, scope=never)
 
 
 def test_artifacts_url_with_and_without_plus():
     want = f"{BASE}/registry/acc/org/proj/reg/+/artifacts?sort_field=name&sort_order=ASC&page=0&size=100"
-    assert d.artifacts_url(BASE, "acc/org/proj/reg", 0) == want
-    assert d.artifacts_url(BASE, "acc/org/proj/reg/+", 0) == want
-    assert d.artifacts_url(BASE, "acc/reg", 7, 10) == (
+    assert di.artifacts_url(BASE, "acc/org/proj/reg", 0) == want
+    assert di.artifacts_url(BASE, "acc/org/proj/reg/+", 0) == want
+    assert di.artifacts_url(BASE, "acc/reg", 7, 10) == (
         f"{BASE}/registry/acc/reg/+/artifacts?sort_field=name&sort_order=ASC&page=7&size=10")
 
 
 def test_tags_and_versions_urls_keep_slashes_in_artifact_unescaped():
-    assert d.tags_url(BASE, "acc/reg/+", "team/web-app", 0) == (
+    assert di.tags_url(BASE, "acc/reg/+", "team/web-app", 0) == (
         f"{BASE}/registry/acc/reg/+/artifact/team/web-app/+/tags?page=0&size=100")
-    assert d.tags_url(BASE, "acc/org/reg", "nginx/+", 2, 5) == (
+    assert di.tags_url(BASE, "acc/org/reg", "nginx/+", 2, 5) == (
         f"{BASE}/registry/acc/org/reg/+/artifact/nginx/+/tags?page=2&size=5")
-    assert d.versions_url(BASE, "acc/org/proj/reg", "team/batch/cron-runner", 0) == (
+    assert di.versions_url(BASE, "acc/org/proj/reg", "team/batch/cron-runner", 0) == (
         f"{BASE}/registry/acc/org/proj/reg/+/artifact/team/batch/cron-runner/+/versions"
         "?sort_field=lastModified&sort_order=ASC&page=0&size=100")
 
@@ -50,26 +56,48 @@ def test_tags_and_versions_urls_keep_slashes_in_artifact_unescaped():
 @pytest.mark.parametrize("page,size", [(-1, 10), (0, 0), (0, 101)])
 def test_urls_refuse_negative_page_and_size_outside_1_to_100(page, size):
     with pytest.raises(ValueError):
-        d.tags_url(BASE, "acc/reg", "app", page, size)
+        di.tags_url(BASE, "acc/reg", "app", page, size)
 
 
 def test_parse_space_ref_levels_and_errors():
-    assert d.parse_space_ref("acme") == "acme"
-    assert d.parse_space_ref(" acme/platform/+ ") == "acme/platform"
-    assert d.parse_space_ref("acme/platform/payments") == "acme/platform/payments"
+    assert di.parse_space_ref("acme") == "acme"
+    assert di.parse_space_ref(" acme/platform/+ ") == "acme/platform"
+    assert di.parse_space_ref("acme/platform/payments") == "acme/platform/payments"
     for bad in ("", "/+", "a/b/c/d", "acme//x", "acme/pl atform"):
         with pytest.raises(ProtocolError):
-            d.parse_space_ref(bad)
+            di.parse_space_ref(bad)
 
 
-def test_registry_ref_of_uses_path_only_when_it_names_the_registry():
-    assert d.registry_ref_of("acc/org", {"identifier": "reg"}) == "acc/org/reg"
-    assert d.registry_ref_of("acc", {"identifier": "reg", "path": "acc/org/reg"}) == "acc/org/reg"
-    assert d.registry_ref_of("acc/org", {"identifier": "reg", "path": "acc/org"}) == "acc/org/reg"
+@pytest.mark.parametrize("space, path, ref", [
+    ("acc/org", None, "acc/org/reg"),  # no path: the listed space's own registry
+    ("acc/org", "", "acc/org/reg"),
+    ("acc/org", "reg", "acc/org/reg"),  # just the identifier
+    ("acc", "acc/org/proj/reg", "acc/org/proj/reg"),  # a descendant's full path
+    ("acc", "acc/org/proj/reg/+", "acc/org/proj/reg"),
+    ("acc", "acc/org/proj/+/reg", "acc/org/proj/reg"),
+    ("acc", "/acc/org/reg/", "acc/org/reg"),
+    ("acc", "acc%2Forg%2Freg", "acc/org/reg"),
+    ("acc", "org/proj/reg", "acc/org/proj/reg"),  # without the account
+    ("acc/org", "proj/reg", "acc/org/proj/reg"),  # relative to the listed space
+    ("acc/org", "org/reg", "acc/org/reg"),
+    ("acc/org", "acc/org", "acc/org/reg"),  # the path of the registry's space
+    ("acc", "acc/org/proj", "acc/org/proj/reg"),
+])
+def test_registry_ref_of_reads_path_in_every_form(space, path, ref):
+    item = {"identifier": "reg"} if path is None else {"identifier": "reg", "path": path}
+    assert di.registry_ref_of(space, item) == ref
+
+
+@pytest.mark.parametrize("space, item", [
+    ("acc", {"path": "acc/reg"}),  # no identifier
+    ("acc", {"identifier": "bad id"}),
+    ("acc/org", {"identifier": "reg", "path": "acc/other/reg"}),  # outside the listed space
+    ("acc/org", {"identifier": "reg", "path": "acc/reg"}),  # an ancestor's registry
+    ("acc", {"identifier": "reg", "path": "acc/a/b/c/reg"}),  # 5 segments
+])
+def test_registry_ref_of_refuses_items_it_cannot_place(space, item):
     with pytest.raises(ProtocolError):
-        d.registry_ref_of("acc", {"path": "acc/reg"})
-    with pytest.raises(ProtocolError):
-        d.registry_ref_of("acc", {"identifier": "bad id"})
+        di.registry_ref_of(space, item)
 
 
 # ---------------------------------------------------------------- pure: items -> rows
@@ -78,15 +106,24 @@ def test_docker_registry_refs_drop_other_package_types():
     items = {"docker": {"identifier": "docker", "packageType": "DOCKER"},
              "charts": {"identifier": "charts", "packageType": "HELM"},
              "bad": {"identifier": "no good"}}
-    refs, notes = d.docker_registry_refs("acc/org", items)
+    refs, notes = di.docker_registry_refs("acc/org", items)
     assert refs == ["acc/org/docker"]
     assert len(notes) == 1 and "'no good'" in notes[0]
 
 
+def test_docker_registry_refs_are_distinct_by_ref_not_identifier():
+    items = {"1": {"identifier": "docker", "path": "acc/org/docker"},
+             "2": {"identifier": "docker", "path": "org/docker/+"},  # the same registry, another path form
+             "3": {"identifier": "docker", "path": "acc/org/proj/docker"},  # same identifier, other project
+             "4": {"identifier": "docker"}}
+    assert di.docker_registry_refs("acc", items) == (["acc/docker", "acc/org/docker", "acc/org/proj/docker"], [])
+    assert di.registry_key("acc", items["1"]) == di.registry_key("acc", items["2"]) == "acc/org/docker"
+
+
 def test_image_names_skip_invalid_names_and_apply_the_glob():
     items = {n: {"name": n} for n in ("team/web-app", "nginx", "Bad/Name", "team/api", "x/../y")}
-    assert d.image_names("acc/reg", items, None)[0] == ["nginx", "team/api", "team/web-app"]
-    names, notes = d.image_names("acc/reg", items, "team/*")
+    assert di.image_names("acc/reg", items, None)[0] == ["nginx", "team/api", "team/web-app"]
+    names, notes = di.image_names("acc/reg", items, "team/*")
     assert names == ["team/api", "team/web-app"]
     assert sorted(n.split("image ")[1].split(" skipped")[0] for n in notes) == ["'Bad/Name'", "'x/../y'"]
 
@@ -94,7 +131,7 @@ def test_image_names_skip_invalid_names_and_apply_the_glob():
 def test_tag_rows_validate_tag_and_digest_and_filter_by_tag():
     items = {"1.0.0": {"name": "1.0.0", "digest": D1}, "latest": {"name": "latest", "digest": D2},
              "-bad": {"name": "-bad", "digest": D3}, "1.0.1": {"name": "1.0.1", "digest": "sha256:abc"}}
-    rows, tagged, notes = d.tag_rows("acc/reg", "team/app", items, "1.*")
+    rows, tagged, notes = di.tag_rows("acc/reg", "team/app", items, "1.*")
     assert rows == [DiscoveredRow("acc/reg", "team/app", "1.0.0", "TAG", D1)]
     assert tagged == {D1, D2}  # the filter does not change which digests are tagged
     assert len(notes) == 2 and all(n.startswith("registry acc/reg image team/app: tag skipped") for n in notes)
@@ -104,9 +141,9 @@ def test_untagged_rows_need_a_digest_name_no_tag_and_empty_metadata_tags():
     items = {D1: {"name": D1, "metadata": {"tags": []}},
              D2: {"name": D2, "metadata": {"tags": ["v2"]}},
              D3: {"name": D3}}
-    rows, notes = d.untagged_rows("acc/reg", "app", items, tagged={D3})
+    rows, notes = di.untagged_rows("acc/reg", "app", items, tagged={D3})
     assert rows == [DiscoveredRow("acc/reg", "app", D1, "DIGEST", D1)] and notes == []
-    rows, notes = d.untagged_rows("acc/reg", "app", {"1.0": {"name": "1.0"}}, tagged=set())
+    rows, notes = di.untagged_rows("acc/reg", "app", {"1.0": {"name": "1.0"}}, tagged=set())
     assert rows == [] and "not named by a digest" in notes[0]
 
 
@@ -134,29 +171,77 @@ def untagged_truth(ds) -> set[DiscoveredRow]:
             for i, m in ds.untagged if i.registry_ref in readable(ds)}
 
 
-def test_every_tag_of_every_space_once_despite_drifting_pages(make_sandbox):
+def forbidden(ds) -> list[str]:
+    return sorted(r.ref for r in ds.registries if r.package_type == "DOCKER" and r.forbidden)
+
+
+def assert_403_warnings(warnings, refs):
+    assert len(warnings) == len(refs)
+    for ref, note in zip(refs, sorted(warnings)):
+        assert note.startswith(f"registry {ref}: listing images failed: HTTP 403"), note
+
+
+def test_whole_account_in_one_call_every_tag_once_despite_drifting_pages(make_sandbox):
     sb = make_sandbox(images=120, list_jitter=3)
     ds = sb.dataset
     assert {r.count("/") for r in readable(ds)} == {1, 2, 3}  # account, org and project registries
-    found: list[DiscoveredRow] = []
-    warnings: list[str] = []
-    for space in ds.spaces:  # concurrency 1: the sandbox's drift replays identically
-        result = run_discovery(cfg(sb, concurrency=1), space=space.ref, page_size=3)
-        found.extend(result.rows)
-        warnings.extend(result.warnings)
+    result = run_discovery(cfg(sb, concurrency=1), space="acme", page_size=3)  # scope=descendants by default
     truth = tag_truth(ds)
     assert len(truth) > 300
-    assert len(found) == len(set(found)) and set(found) == truth
-    forbidden = [r.ref for r in ds.registries if r.forbidden]
-    assert len(warnings) == len(forbidden) == 1
-    assert forbidden[0] in warnings[0] and "403" in warnings[0]
+    assert len(result.rows) == len(set(result.rows)) and set(result.rows) == truth
+    assert result.registries == len(readable(ds)) + len(forbidden(ds)) == 6
+    assert_403_warnings(result.warnings, forbidden(ds))
     lists = [r for r in sb.requests if not r.path.endswith("/docker/details")]
     assert len(lists) == len(sb.requests) and all("%" not in r.path for r in lists)
     queries = [parse_qs(r.query) for r in lists]
     assert all(q["size"] == ["3"] and int(q["page"][0]) >= 0 for q in queries)
     assert any(q["page"] == ["0"] for q in queries) and any(int(q["page"][0]) >= 5 for q in queries)
+    spaces = [q for r, q in zip(lists, queries) if r.path.startswith("/gateway/har/api/v1/spaces/")]
+    assert spaces and all(q["scope"] == ["descendants"] and "recursive" not in q for q in spaces)
     paths_read = [(r.path, r.query) for r in lists]
     assert len(paths_read) > len(set(paths_read)), "drift never made a listing short: nothing re-read"
+
+
+def test_each_space_alone_with_scope_none_covers_the_account_once(make_sandbox):
+    sb = make_sandbox(images=60, list_jitter=3)
+    ds = sb.dataset
+    found, warnings = [], []
+    for space in ds.spaces:  # concurrency 1: the sandbox's drift replays identically
+        result = run_discovery(cfg(sb, concurrency=1), space=space.ref, page_size=3, space_scope="none")
+        assert {r.registry_ref.rsplit("/", 1)[0] for r in result.rows} <= {space.ref}
+        found.extend(result.rows)
+        warnings.extend(result.warnings)
+    assert len(found) == len(set(found)) and set(found) == tag_truth(ds)
+    assert_403_warnings(warnings, forbidden(ds))
+
+
+def test_space_scope_none_gives_the_account_registries_only_with_a_403_warning(sandbox):
+    ds = sandbox.dataset
+    own = sorted(r.ref for r in ds.registries if r.space_ref == "acme" and r.package_type == "DOCKER")
+    assert own == ["acme/docker-hub", "acme/legacy-mirror"] and forbidden(ds)[0] == "acme/legacy-mirror"
+    result = run_discovery(cfg(sandbox), space="acme", space_scope="none")
+    assert set(result.rows) == tag_truth(ds, {"acme/docker-hub"}) and result.rows
+    assert (result.registries, result.images) == (2, len(ds.images_in("acme/docker-hub")))
+    assert_403_warnings(result.warnings, ["acme/legacy-mirror"])
+    listed = [parse_qs(r.query) for r in sandbox.requests if "/spaces/" in r.path]
+    assert [q["scope"] for q in listed] == [["none"]]
+
+
+def test_org_space_with_descendants_takes_its_projects_and_nothing_above(sandbox):
+    ds = sandbox.dataset
+    refs = {"acme/platform/base-images", "acme/platform/payments/payments-docker"}
+    result = run_discovery(cfg(sandbox), space="acme/platform/+")
+    assert set(result.rows) == tag_truth(ds, refs) and result.warnings == ()
+    assert {r.registry_ref for r in result.rows} == refs and result.registries == 2
+    walked = sorted(r.path for r in sandbox.requests if r.path.endswith("/+/artifacts"))
+    assert walked == sorted(f"/gateway/har/api/v1/registry/{ref}/+/artifacts" for ref in refs)  # once each
+
+
+def test_bad_space_scope_is_refused_before_any_request(sandbox):
+    for bad in ("ancestors", "all", ""):
+        with pytest.raises(ValueError, match="space_scope"):
+            run_discovery(cfg(sandbox), space="acme", space_scope=bad)
+    assert sandbox.requests == []
 
 
 def test_listing_still_short_after_all_reads_is_a_warning_never_a_wrong_row(make_sandbox, monkeypatch):
@@ -201,9 +286,7 @@ def test_image_and_tag_filters(sandbox):
 
 def test_include_untagged_adds_digest_rows_whatever_the_tag_filter(sandbox):
     ds = sandbox.dataset
-    everything = []
-    for space in ds.spaces:
-        everything += run_discovery(cfg(sandbox), space=space.ref, include_untagged=True).rows
+    everything = run_discovery(cfg(sandbox), space="acme", include_untagged=True).rows
     untagged = untagged_truth(ds)
     assert untagged and set(everything) == tag_truth(ds) | untagged
     only_latest = run_discovery(cfg(sandbox), registry_ref="acme/docker-hub", tag_filter="latest",

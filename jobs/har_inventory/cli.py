@@ -105,11 +105,14 @@ def _add_discover_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     else:
         scope = p
     scope.add_argument("--space", help="discover every Docker registry of a space: account, account/org or "
-                       "account/org/project")
+                       "account/org/project, with every org and project below it (see --space-scope)")
     p.add_argument("--image-filter", metavar="GLOB", help="only images whose name matches (fnmatch, case-sensitive)")
     p.add_argument("--tag-filter", metavar="GLOB", help="only tags that match (fnmatch, case-sensitive)")
     p.add_argument("--include-untagged", action="store_true",
                    help="also list digests no tag points to, as DIGEST rows")
+    p.add_argument("--space-scope", choices=("descendants", "none"), default="descendants",
+                   help="with --space: descendants (default) = the space and every org and project below it; "
+                        "none = the space's own registries only")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +220,8 @@ def _discover(args: argparse.Namespace, cfg: FetchConfig, output: Path):
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     found = disc.run_discovery(cfg, registry_ref=registry_ref, space=space, image_filter=args.image_filter,
-                               tag_filter=args.tag_filter, include_untagged=args.include_untagged)
+                               tag_filter=args.tag_filter, include_untagged=args.include_untagged,
+                               space_scope=args.space_scope)
     for w in found.warnings:
         print(f"warning: {w}", file=sys.stderr)
     disc.write_discovered_csv(found, output)
@@ -250,8 +254,10 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError("--discover needs --registry-ref or --space")
     elif args.input is None:
         raise UsageError("the following arguments are required: input (or --discover)")
-    elif args.space or args.image_filter or args.tag_filter or args.include_untagged:
-        raise UsageError("--space, --image-filter, --tag-filter and --include-untagged go with --discover")
+    elif (args.space or args.image_filter or args.tag_filter or args.include_untagged
+          or args.space_scope != "descendants"):
+        raise UsageError("--space, --space-scope, --image-filter, --tag-filter and --include-untagged "
+                         "go with --discover")
     if args.dry_run and not args.discover:
         return _validate(args)
     if args.retry_failed and not args.resume:

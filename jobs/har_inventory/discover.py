@@ -6,30 +6,30 @@ the fetch stage's session, pacing, retries and key handling, and returns a
 tag's digest (`version_type=TAG`), plus, with `include_untagged`, one per
 digest no tag points to (`version_type=DIGEST`, version = digest).
 `write_discovered_csv` writes them as an input file `read_input` accepts.
+This module does the I/O; the URLs, the registry_ref rules and the rules
+that turn list items into rows are the pure functions of `discover_items`
+(re-exported here: `DiscoveryError`, `Discovery`, `DiscoveredRow`,
+`parse_space_ref`, `PAGE_SIZE`, `CSV_HEADER`, `SPACE_SCOPES`).
 
-Endpoints (API-NOTES §7; base URL, `x-api-key` and plain `/+` path form as
-for the details call, §1-§2: never a percent-escape in the path):
-
-- `registries_url`: `{base}/spaces/{space_ref}/+/registries?package_type=DOCKER&…`
-  -> `data.registries[]` `{identifier, packageType, path?}`: that space's own
-  registries (the server's default scope); non-DOCKER items are dropped here
-  too (older servers ignore `package_type`). registry_ref = `path` when it is
-  a registry_ref ending in `/{identifier}`, else `{space_ref}/{identifier}`.
-- `artifacts_url`: `{base}/registry/{registry_ref}/+/artifacts` -> `data.artifacts[]` `{name}`.
-- `tags_url`: `…/+/artifact/{artifact}/+/tags` -> `data.ociArtifactTags[]` `{name, digest}`.
-- `versions_url` (only with `include_untagged`): `…/+/artifact/{artifact}/+/versions`
-  `?sort_field=lastModified` (the open-source server pages only with it)
-  -> `data.artifactVersions[]` `{name, metadata.tags}`; with untagged-image
-  support `name` is the digest.
+Whole spaces (issue 5): `space=` lists the space's DOCKER registries with
+`scope=descendants` by default (spec `scopeParam`): the registries of the
+space and of every org and project below it, so `space="acme"` audits the
+whole account. `space_scope="none"` keeps to the space's own registries.
+(The deprecated `recursive=true` means `scope=ancestors`, the parent spaces,
+and is never sent.) Each registry's registry_ref comes from its `path`
+(`discover_items.registry_ref_of`); registries are de-duplicated by
+registry_ref, and each is walked once. A server that ignores `scope` gives
+the space's own registries only; that cannot be told from its answer.
 
 Paging (API-NOTES §7): `page` is 0-based and `size` (default 10 on the
 server) is always sent, `PAGE_SIZE` = 100. A pass reads pages 0, 1, … until
 `pageCount` (or, without it, a short page); `pageIndex` is not trusted (the
 server echoes the `page` it got, or 1 when absent). The server pages with
 LIMIT/OFFSET without ORDER BY, so items can move between pages: items are
-de-duplicated by name (the last read wins) and their distinct count is
-checked against `itemCount`; when short, the whole listing is read again (up
-to `MAX_PASSES` reads in all, the union kept) and, if still short, a warning
+de-duplicated by key (image, tag and version name; registry_ref for
+registries; the last read wins) and their distinct count is checked against
+`itemCount`; when short, the whole listing is read again (up to
+`MAX_PASSES` reads in all, the union kept) and, if still short, a warning
 is added. `discover(page_size=)` lowers `size` (tests use it to page).
 
 Filters: `image_filter` and `tag_filter` are case-sensitive `fnmatch` globs
@@ -41,12 +41,14 @@ tags listing points to it, and its `metadata.tags` is empty or absent.
 
 Failures: a listing that fails (403, 400, 5xx after retries, a transport
 error) gives a warning naming the registry or image and the reason, and
-discovery goes on with the rest. The first listing (the space's registries,
-or the artifacts of the one `registry_ref`) failing raises `DiscoveryError`
-(nothing can be discovered), as does a 401 (key refused) or the fetcher
-stopping (server down, signal). Items whose name fails the Docker grammar of
-`har.py` (image name, tag, digest; API-NOTES §2) are skipped with a warning,
-never emitted. Every warning is also logged (`event=discover_warning`).
+discovery goes on with the rest: a registry of the space the key may not
+read (403) is skipped with a warning. The first listing (the space's
+registries, or the artifacts of the one `registry_ref`) failing raises
+`DiscoveryError` (nothing can be discovered), as does a 401 (key refused) or
+the fetcher stopping (server down, signal). Registry items whose `path`
+cannot be read, and items whose name fails the Docker grammar of `har.py`
+(image name, tag, digest; API-NOTES §2) are skipped with a warning, never
+emitted. Every warning is also logged (`event=discover_warning`).
 """
 
 from __future__ import annotations
@@ -57,136 +59,33 @@ import logging
 import os
 import reprlib
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
-from urllib.parse import urlencode
 
 from har_inventory import har
+from har_inventory.discover_items import (
+    CSV_HEADER, PAGE_SIZE, SPACE_SCOPES, DiscoveredRow, Discovery, DiscoveryError, artifacts_url, as_int,
+    docker_registry_refs, image_names, parse_space_ref, registries_url, registry_key, tag_rows, tags_url,
+    untagged_rows, versions_url,
+)
 from har_inventory.fetch import Aborted, FetchConfig, Fetcher
-from har_inventory.records import ArtifactRef, VersionType
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100  # items per page; the server's default is 10, its maximum is not documented
 MAX_PASSES = 5  # reads of one listing when the distinct count stays below itemCount
 MAX_PAGES = 10_000  # pages of one pass, a guard against a server that never ends
-CSV_HEADER = ("registry_ref", "artifact", "version", "version_type", "digest")
 
-
-class DiscoveryError(Exception):
-    """Discovery cannot go on (401, run stopped, first listing failed); `status`: last HTTP status or None."""
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveredRow:
-    """One version found: TAG (version = tag) or DIGEST (version = digest); names without `/+`."""
-
-    registry_ref: str
-    artifact: str
-    version: str
-    version_type: str
-    digest: str
-
-    @property
-    def sort_key(self) -> tuple[str, str, str, str]:
-        return (self.registry_ref, self.artifact, self.version_type, self.version)
-
-
-@dataclass(frozen=True, slots=True)
-class Discovery:
-    """What a discovery found.
-
-    `rows`: distinct rows sorted by (registry_ref, artifact, version_type,
-    version). `requests`: HTTP requests sent (retries included).
-    `warnings`: readable notes (listing failed, short listing, invalid name),
-    in discovery order. `registries`: DOCKER registries listed;
-    `images`: images (after `image_filter`) whose tags were listed.
-    """
-
-    rows: tuple[DiscoveredRow, ...]
-    requests: int
-    warnings: tuple[str, ...] = ()
-    registries: int = 0
-    images: int = 0
-
-    def refs(self) -> tuple[ArtifactRef, ...]:
-        """The rows as `ArtifactRef`s, numbered as in the CSV `write_discovered_csv` writes (line 2 on)."""
-        return tuple(ArtifactRef(i + 2, r.registry_ref, r.artifact, r.version, r.version_type, r.digest)
-                     for i, r in enumerate(self.rows))
-
-
-# ---------------------------------------------------------------- URLs (pure)
-
-def parse_space_ref(value: str) -> str:
-    """`account`, `account/org` or `account/org/project` (trailing `/+` dropped); else `har.ProtocolError`."""
-    ref = har.strip_plus(value)
-    segments = ref.split("/")
-    if not ref or len(segments) > 3:
-        raise har.ProtocolError(f"space {value!r} has {len(segments) if ref else 0} segments; expected 1 to 3 "
-                                "(account, account/org or account/org/project)")
-    bad = [seg for seg in segments if not har.REF_SEGMENT_RE.fullmatch(seg)]
-    if bad:
-        raise har.ProtocolError(f"space segment {bad[0]!r} is not a valid identifier")
-    return ref
-
-
-def _query(page: int, size: int, **extra: str) -> str:
-    if page < 0:
-        raise ValueError(f"page must be >= 0 (0-based), got {page}")
-    if not 1 <= size <= PAGE_SIZE:
-        raise ValueError(f"size must be 1 to {PAGE_SIZE}, got {size}")
-    return urlencode({**extra, "page": page, "size": size})
-
-
-def registries_url(base_url: str, space_ref: str, page: int, size: int = PAGE_SIZE) -> str:
-    """`{base}/spaces/{space_ref}/+/registries?package_type=DOCKER&…&page=&size=` (API-NOTES §7.1)."""
-    return (f"{base_url.rstrip('/')}/spaces/{har.strip_plus(space_ref)}/+/registries?"
-            + _query(page, size, package_type="DOCKER", sort_field="identifier", sort_order="ASC"))
-
-
-def artifacts_url(base_url: str, registry_ref: str, page: int, size: int = PAGE_SIZE) -> str:
-    """`{base}/registry/{registry_ref}/+/artifacts?…&page=&size=` (API-NOTES §7.2)."""
-    return (f"{base_url.rstrip('/')}/registry/{har.strip_plus(registry_ref)}/+/artifacts?"
-            + _query(page, size, sort_field="name", sort_order="ASC"))
-
-
-def tags_url(base_url: str, registry_ref: str, artifact: str, page: int, size: int = PAGE_SIZE) -> str:
-    """`{base}/registry/{ref}/+/artifact/{artifact}/+/tags?page=&size=` (API-NOTES §7.3)."""
-    return (f"{base_url.rstrip('/')}/registry/{har.strip_plus(registry_ref)}/+/artifact/"
-            f"{har.strip_plus(artifact)}/+/tags?" + _query(page, size))
-
-
-def versions_url(base_url: str, registry_ref: str, artifact: str, page: int, size: int = PAGE_SIZE) -> str:
-    """`{base}/registry/{ref}/+/artifact/{artifact}/+/versions?sort_field=lastModified&…` (API-NOTES §7.4)."""
-    return (f"{base_url.rstrip('/')}/registry/{har.strip_plus(registry_ref)}/+/artifact/"
-            f"{har.strip_plus(artifact)}/+/versions?"
-            + _query(page, size, sort_field="lastModified", sort_order="ASC"))
-
-
-def registry_ref_of(space_ref: str, item: Mapping[str, Any]) -> str:
-    """The registry_ref of one `data.registries[]` item (module docstring). Raises `har.ProtocolError`."""
-    ident = item.get("identifier")
-    if not isinstance(ident, str) or not ident:
-        raise har.ProtocolError(f"registry item without an identifier: {reprlib.repr(item)}")
-    path = item.get("path")
-    if isinstance(path, str) and path.endswith("/" + ident):
-        try:
-            return har.parse_registry_ref(path)
-        except har.ProtocolError:
-            pass
-    return har.parse_registry_ref(f"{space_ref}/{ident}")
+__all__ = [
+    "CSV_HEADER", "MAX_PAGES", "MAX_PASSES", "PAGE_SIZE", "SPACE_SCOPES", "DiscoveredRow", "Discovery",
+    "DiscoveryError", "discover", "parse_space_ref", "run_discovery", "write_discovered_csv",
+]
 
 
 # ---------------------------------------------------------------- listing
 
 @dataclass
 class _Listing:
-    """The distinct items of one listing, by name; `error`/`status` when its first read failed."""
+    """The distinct items of one listing, by key; `error`/`status` when its first read failed."""
 
     items: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -233,8 +132,8 @@ class _Walker:
             if not isinstance(chunk, list):
                 return items, item_count, f"the response has no `{list_key}` list", status
             items.extend(x for x in chunk if isinstance(x, Mapping))
-            item_count = _as_int(data.get("itemCount"), item_count)
-            page_count = _as_int(data.get("pageCount"), None)
+            item_count = as_int(data.get("itemCount"), item_count)
+            page_count = as_int(data.get("pageCount"), None)
             if len(chunk) > self.size:  # the server ignored paging and sent the whole list
                 break
             if (page + 1 >= page_count) if page_count is not None else len(chunk) < self.size:
@@ -243,9 +142,12 @@ class _Walker:
             return items, item_count, f"more than {MAX_PAGES} pages", None
         return items, item_count, None, None
 
-    async def listing(self, url_of: Callable[[int], str], list_key: str, key: str, label: str,
-                      what: str) -> _Listing:
-        """Read until the distinct count reaches `itemCount`, at most `MAX_PASSES` reads (the union is kept)."""
+    async def listing(self, url_of: Callable[[int], str], list_key: str, key: Callable[[Mapping[str, Any]], Any],
+                      label: str, what: str) -> _Listing:
+        """Read until the distinct count reaches `itemCount`, at most `MAX_PASSES` reads (the union is kept).
+
+        `key(item)` names an item (a str; anything else: the item's text).
+        """
         out = _Listing()
         for n in range(1, MAX_PASSES + 1):
             items, item_count, error, status = await self._pass(url_of, list_key, label)
@@ -257,7 +159,7 @@ class _Walker:
                                         f"{len(out.items)} found, some may be missing")
                 return out
             for item in items:
-                name = item.get(key)
+                name = key(item)
                 out.items[name if isinstance(name, str) else reprlib.repr(item)] = item
             if item_count is None or len(out.items) >= item_count:
                 return out
@@ -271,10 +173,10 @@ class _Walker:
 
     # ------------------------------------------------------------ levels
 
-    async def registries_of(self, space: str) -> tuple[list[str], list[str]]:
-        """DOCKER registry_refs of one space (sorted) and warnings; `DiscoveryError` if the listing fails."""
-        got = await self.listing(lambda p: registries_url(self.base, space, p, self.size), "registries",
-                                 "identifier", f"space {space}", "registries")
+    async def registries_of(self, space: str, scope: str) -> tuple[list[str], list[str]]:
+        """DOCKER registry_refs in `scope` of one space (sorted, distinct) and warnings; `DiscoveryError` on failure."""
+        got = await self.listing(lambda p: registries_url(self.base, space, p, self.size, scope), "registries",
+                                 lambda item: registry_key(space, item), f"space {space}", "registries")
         if got.error is not None:
             raise DiscoveryError(f"space {space}: listing registries failed: {got.error}", got.status)
         refs, notes = docker_registry_refs(space, got.items)
@@ -282,7 +184,7 @@ class _Walker:
 
     async def registry(self, ref: str, *, first: bool) -> Found:
         label = f"registry {ref}"
-        got = await self.listing(lambda p: artifacts_url(self.base, ref, p, self.size), "artifacts", "name",
+        got = await self.listing(lambda p: artifacts_url(self.base, ref, p, self.size), "artifacts", _name,
                                  label, "images")
         if got.error is not None:
             if first:
@@ -297,14 +199,14 @@ class _Walker:
         async with self.slots:
             label = f"registry {ref} image {name}"
             got = await self.listing(lambda p: tags_url(self.base, ref, name, p, self.size),
-                                     "ociArtifactTags", "name", label, "tags")
+                                     "ociArtifactTags", _name, label, "tags")
             if got.error is not None:
                 return [], [f"{label}: listing tags failed: {got.error}; image skipped"]
             rows, tagged, notes = tag_rows(ref, name, got.items, self.tag_filter)
             if not self.include_untagged:
                 return rows, got.warnings + notes
             more = await self.listing(lambda p: versions_url(self.base, ref, name, p, self.size),
-                                      "artifactVersions", "name", label, "versions")
+                                      "artifactVersions", _name, label, "versions")
             if more.error is not None:
                 return rows, got.warnings + notes + [
                     f"{label}: listing versions failed: {more.error}; untagged digests not listed"]
@@ -312,69 +214,8 @@ class _Walker:
             return rows + extra, got.warnings + notes + more.warnings + extra_notes
 
 
-# ---------------------------------------------------------------- items -> rows (pure)
-
-Items = Mapping[str, Mapping[str, Any]]  # distinct list items by name
-
-
-def docker_registry_refs(space_ref: str, items: Items) -> tuple[list[str], list[str]]:
-    """Sorted registry_refs of the DOCKER items of a registries listing, and warnings for bad items."""
-    refs: set[str] = set()
-    notes = []
-    for item in items.values():
-        if str(item.get("packageType", "DOCKER")).upper() != "DOCKER":
-            continue
-        try:
-            refs.add(registry_ref_of(space_ref, item))
-        except har.ProtocolError as exc:
-            notes.append(f"space {space_ref}: registry skipped: {exc}")
-    return sorted(refs), notes
-
-
-def image_names(registry_ref: str, items: Items, image_filter: str | None) -> tuple[list[str], list[str]]:
-    """Sorted valid image names that match `image_filter`, and warnings for invalid ones (API-NOTES §2)."""
-    names, notes = [], []
-    for raw in sorted(items):
-        if not har.IMAGE_NAME_RE.fullmatch(raw):
-            notes.append(f"registry {registry_ref}: image {raw!r} skipped: not a valid Docker image name")
-        elif image_filter is None or fnmatchcase(raw, image_filter):
-            names.append(raw)
-    return names, notes
-
-
-def tag_rows(registry_ref: str, artifact: str, items: Items,
-             tag_filter: str | None) -> tuple[list[DiscoveredRow], set[str], list[str]]:
-    """TAG rows of a tags listing (valid tag and digest, matching `tag_filter`), every valid tag's digest, warnings."""
-    rows, tagged, notes = [], set(), []
-    for tag, item in sorted(items.items()):
-        digest = item.get("digest")
-        try:
-            har.check_tag(tag)
-            har.check_digest(digest if isinstance(digest, str) else repr(digest))
-        except har.ProtocolError as exc:
-            notes.append(f"registry {registry_ref} image {artifact}: tag skipped: {exc}")
-            continue
-        tagged.add(digest)
-        if tag_filter is None or fnmatchcase(tag, tag_filter):
-            rows.append(DiscoveredRow(registry_ref, artifact, tag, VersionType.TAG.value, digest))
-    return rows, tagged, notes
-
-
-def untagged_rows(registry_ref: str, artifact: str, items: Items,
-                  tagged: set[str]) -> tuple[list[DiscoveredRow], list[str]]:
-    """DIGEST rows for versions named by a digest that is not in `tagged` and whose `metadata.tags` is empty."""
-    rows, not_digests = [], 0
-    for version, item in sorted(items.items()):
-        if not har.DIGEST_RE.fullmatch(version):
-            not_digests += 1
-            continue
-        meta = item.get("metadata")
-        tags = meta.get("tags") if isinstance(meta, Mapping) else None
-        if version not in tagged and not (isinstance(tags, list) and tags):
-            rows.append(DiscoveredRow(registry_ref, artifact, version, VersionType.DIGEST.value, version))
-    notes = [f"registry {registry_ref} image {artifact}: {not_digests} version(s) not named by a digest "
-             "(no untagged-image support?); their untagged digests cannot be listed"] if not_digests else []
-    return rows, notes
+def _name(item: Mapping[str, Any]) -> Any:
+    return item.get("name")
 
 
 async def _gather(coros: list[Awaitable[Found]]) -> list[Found]:
@@ -387,26 +228,26 @@ async def _gather(coros: list[Awaitable[Found]]) -> list[Found]:
     return [t.result() for t in tasks]
 
 
-def _as_int(value: Any, default: int | None) -> int | None:
-    ok = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
-    return int(value) if ok else default
-
-
 # ---------------------------------------------------------------- entry points
 
 async def discover(fetcher: Fetcher, *, registry_ref: str | None = None, space: str | None = None,
                    image_filter: str | None = None, tag_filter: str | None = None,
-                   include_untagged: bool = False, page_size: int = PAGE_SIZE) -> Discovery:
-    """Discover every (registry, image, tag, digest) of one registry or of one space's DOCKER registries.
+                   include_untagged: bool = False, page_size: int = PAGE_SIZE,
+                   space_scope: str = "descendants") -> Discovery:
+    """Discover every (registry, image, tag, digest) of one registry or of a space's DOCKER registries.
 
     Exactly one of `registry_ref` (2-4 segments, `/+` accepted) and `space`
     (1-3 segments) must be given; `page_size` is the `size` sent (1-100).
-    Opens its own session through `fetcher`. Raises `ValueError` (incl.
-    `har.ProtocolError`) for bad arguments, `DiscoveryError` when discovery
-    cannot go on (module docstring).
+    `space_scope` (with `space` only): "descendants" (default: the space and
+    every org and project below it) or "none" (the space's own registries);
+    module docstring. Opens its own session through `fetcher`. Raises
+    `ValueError` (incl. `har.ProtocolError`) for bad arguments,
+    `DiscoveryError` when discovery cannot go on (module docstring).
     """
     if (registry_ref is None) == (space is None):
         raise ValueError("give exactly one of registry_ref and space")
+    if space_scope not in SPACE_SCOPES:
+        raise ValueError(f"space_scope must be one of {', '.join(SPACE_SCOPES)}, got {space_scope!r}")
     if not 1 <= page_size <= PAGE_SIZE:
         raise ValueError(f"page_size must be 1 to {PAGE_SIZE}, got {page_size}")
     space_ref = parse_space_ref(space) if space is not None else None
@@ -417,7 +258,7 @@ async def discover(fetcher: Fetcher, *, registry_ref: str | None = None, space: 
     async with fetcher.open_session() as session:
         walker = _Walker(fetcher, session, page_size, image_filter, tag_filter, include_untagged)
         if space_ref is not None:
-            refs, notes = await walker.registries_of(space_ref)
+            refs, notes = await walker.registries_of(space_ref, space_scope)
             warnings.extend(notes)
         for ref in refs:
             found, notes = await walker.registry(ref, first=space_ref is None)

@@ -18,15 +18,64 @@ def busiest_image(ds):
     return max(readable, key=lambda i: (len(i.tags), i.name))
 
 
+def registry_paths(raw_get, sb, space, query=""):
+    data = get_list(raw_get, sb, f"/spaces/{space}/+/registries?page=0&size=100{query}")
+    paths = [r["path"] for r in data["registries"]]
+    assert data["itemCount"] == len(paths)
+    return sorted(paths)
+
+
+def refs_in(ds, *spaces, docker=False):
+    return sorted(r.ref for r in ds.registries if r.space_ref in spaces and (not docker or r.package_type == "DOCKER"))
+
+
 def test_registries_of_a_space_are_its_own_docker_registries(sandbox, raw_get):
     data = get_list(raw_get, sandbox, "/spaces/acme/+/registries?package_type=DOCKER&page=0&size=10")
-    assert [r["path"] for r in data["registries"]] == ["acme/docker-hub"]
-    assert data["registries"][0]["identifier"] == "docker-hub"
-    assert data["registries"][0]["packageType"] == "DOCKER" and data["registries"][0]["url"]
-    every = get_list(raw_get, sandbox, "/spaces/acme/+/registries?page=0&size=50&recursive=true")
-    assert sorted(r["path"] for r in every["registries"]) == sorted(r.ref for r in sandbox.dataset.registries)
+    by_path = {r["path"]: r for r in data["registries"]}
+    assert sorted(by_path) == ["acme/docker-hub", "acme/legacy-mirror"]  # a readable and a forbidden one
+    assert by_path["acme/docker-hub"]["identifier"] == "docker-hub"
+    assert by_path["acme/docker-hub"]["packageType"] == "DOCKER" and by_path["acme/docker-hub"]["url"]
+    assert sandbox.dataset.registry("acme/legacy-mirror").forbidden
     project = get_list(raw_get, sandbox, "/spaces/acme/platform/payments/+/registries?package_type=DOCKER")
     assert [r["path"] for r in project["registries"]] == ["acme/platform/payments/payments-docker"]
+
+
+def test_scope_none_ancestors_descendants(sandbox, raw_get):
+    ds = sandbox.dataset
+    every_space = [s.ref for s in ds.spaces]
+    assert registry_paths(raw_get, sandbox, "acme", "&scope=descendants") == refs_in(ds, *every_space)
+    assert registry_paths(raw_get, sandbox, "acme", "&scope=descendants&package_type=DOCKER") == refs_in(
+        ds, *every_space, docker=True)
+    assert registry_paths(raw_get, sandbox, "acme/platform", "&scope=descendants") == refs_in(
+        ds, "acme/platform", "acme/platform/payments")
+    assert registry_paths(raw_get, sandbox, "acme/platform", "&scope=none") == refs_in(ds, "acme/platform")
+    assert registry_paths(raw_get, sandbox, "acme/platform") == refs_in(ds, "acme/platform")  # default: none
+    assert registry_paths(raw_get, sandbox, "acme/platform/payments", "&scope=ancestors") == refs_in(
+        ds, "acme", "acme/platform", "acme/platform/payments")
+    assert registry_paths(raw_get, sandbox, "acme", "&scope=ancestors") == refs_in(ds, "acme")
+    assert registry_paths(raw_get, sandbox, "acme/data/ml", "&scope=descendants") == ["acme/data/ml/ml-images"]
+
+
+def test_deprecated_recursive_means_ancestors_and_scope_wins(sandbox, raw_get):
+    ds = sandbox.dataset
+    path, up = "acme/platform/payments", refs_in(ds, "acme", "acme/platform", "acme/platform/payments")
+    assert registry_paths(raw_get, sandbox, path, "&recursive=true") == up
+    assert registry_paths(raw_get, sandbox, "acme", "&recursive=true") == refs_in(ds, "acme")  # not the children
+    assert registry_paths(raw_get, sandbox, path, "&recursive=false") == [f"{path}/payments-docker"]
+    assert registry_paths(raw_get, sandbox, path, "&recursive=true&scope=none") == [f"{path}/payments-docker"]
+    assert registry_paths(raw_get, sandbox, "acme/data", "&recursive=true&scope=descendants") == refs_in(
+        ds, "acme/data", "acme/data/ml")
+
+
+@pytest.mark.parametrize("query, word", [("scope=everything", "scope"), ("scope=Descendants", "scope"),
+                                         ("recursive=yes", "recursive")])
+def test_bad_scope_or_recursive_is_a_400_json_error(sandbox, raw_get, query, word):
+    resp = raw_get(f"{sandbox.base_url}/spaces/acme/+/registries?{query}", sandbox.api_key)
+    assert resp.status == 400 and resp.headers["Content-Type"].startswith("application/json")
+    body = resp.json()
+    assert body["code"] == "400" and word in body["message"] and "status" not in body
+    unknown = raw_get(f"{sandbox.base_url}/spaces/nowhere/+/registries?{query}", sandbox.api_key)
+    assert unknown.status == 400 and word in unknown.json()["message"]  # the parameter is checked first
 
 
 def test_unknown_space_is_400_and_escaped_space_is_404(sandbox, raw_get):

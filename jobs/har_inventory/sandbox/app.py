@@ -6,6 +6,10 @@ latency -> `x-api-key` (401 JSON) -> rate limit (429 HTML, no Retry-After)
 present (400 text/plain) -> injected fault -> handler (400/403/500 JSON
 errors, or 200 `{"status": "SUCCESS", "data": …}`).
 
+The registries listing honours `scope` (none | ancestors | descendants) and
+the deprecated `recursive` (true = ancestors), as the open-source spec's
+`scopeParam` / `recursiveParam` define them: see `registry_scope`.
+
 Every request is recorded in the `RequestLog`.
 """
 
@@ -17,7 +21,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -175,6 +179,8 @@ class Sandbox:
             raise ApiError(403, f"user is not authorized to access registry {ref}")
 
     def _list_registries(self, space_ref: str, query: Any) -> dict[str, Any]:
+        """`data` of `GET /spaces/{space_ref}/+/registries`: the registries in `registry_scope(query)`."""
+        scope = registry_scope(query)  # parameter binding comes before the handler: checked first
         segments = space_ref.split("/")
         if not 1 <= len(segments) <= 3 or not all(segments):
             raise ApiError(400, f"invalid space reference {space_ref!r}")
@@ -182,12 +188,11 @@ class Sandbox:
             check_registry_ref(space_ref)  # same segment grammar
         if self.dataset.space(space_ref) is None:
             raise ApiError(400, f"space not found: {space_ref}")
-        recursive = query.get("recursive", "").lower() == "true"
+        spaces = spaces_in_scope(space_ref, scope)
         wanted = query.get("package_type")
         items = [
             registry_item(self.dataset, r) for r in self.dataset.registries
-            if (r.space_ref == space_ref or (recursive and r.space_ref.startswith(space_ref + "/")))
-            and (not wanted or r.package_type in wanted.split(","))
+            if spaces(r.space_ref) and (not wanted or r.package_type in wanted.split(","))
         ]
         return self._page("registries", items, query)
 
@@ -210,6 +215,48 @@ class Sandbox:
             "pageIndex": page,
             name: chosen,
         }
+
+
+SCOPES = ("none", "ancestors", "descendants")
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def registry_scope(query: Any) -> str:
+    """The `scope` of a registries listing (spec `scopeParam`, `recursiveParam`).
+
+    `scope` = none (default) | ancestors | descendants; the deprecated
+    `recursive` (a Go `strconv.ParseBool` value) means ancestors when true,
+    none when false; `scope` wins when both are sent. An unknown `scope` or
+    unparsable `recursive` raises `ApiError(400)`, as the server's parameter
+    binding does.
+    """
+    scope = query.get("scope")
+    if scope is not None and scope != "":
+        if scope not in SCOPES:
+            raise ApiError(400, f"invalid value for parameter scope: {scope!r}, "
+                                f"allowed values: {', '.join(SCOPES)}")
+        return scope
+    recursive = query.get("recursive")
+    if recursive is None or recursive == "":
+        return "none"
+    if recursive not in _GO_BOOLS:
+        raise ApiError(400, f"Invalid format for parameter recursive: error binding string parameter: "
+                            f"strconv.ParseBool: parsing {recursive!r}: invalid syntax")
+    return "ancestors" if _GO_BOOLS[recursive] else "none"
+
+
+def spaces_in_scope(space_ref: str, scope: str) -> Callable[[str], bool]:
+    """A test `space -> bool`: the space itself, plus its parents (ancestors) or its children (descendants)."""
+    def within(space: str) -> bool:
+        if space == space_ref:
+            return True
+        if scope == "ancestors":
+            return space_ref.startswith(space + "/")
+        if scope == "descendants":
+            return space.startswith(space_ref + "/")
+        return False
+    return within
 
 
 def _int(value: str | None, default: int) -> int:

@@ -7,8 +7,13 @@ input CSV (`inputs/sample.csv`) keeps matching the default sandbox.
 Shape (API-NOTES §1, §3, §4):
 - `Dataset.registries`: `Registry` at account (`acme/docker-hub`), org
   (`acme/platform/base-images`) and project (`acme/platform/payments/payments-docker`)
-  level; one HELM registry (filtered out by `package_type=DOCKER`) and one
-  registry the sandbox key is forbidden to read (403): `acme/security/restricted`.
+  level; one HELM registry (filtered out by `package_type=DOCKER`) and two
+  registries the sandbox key is forbidden to read (403): `acme/security/restricted`
+  (holds one image) and `acme/legacy-mirror`, an empty registry beside
+  `acme/docker-hub`, so the account space alone lists a readable and a
+  forbidden DOCKER registry. `acme/legacy-mirror` is a "late" registry
+  (`LATE_REGISTRIES`): it takes no part in spreading images, so adding it left
+  every image of every `(seed, images)`, and `inputs/sample.csv`, unchanged.
 - `Dataset.images`: `Image` (name with or without `/`), each with
   `manifests` (one per digest: size in bytes, downloads, quarantine, pushed
   by, extra metadata) and `tags` (tag name -> digest, several tags per digest,
@@ -192,6 +197,9 @@ def fake_digest(*parts: object) -> str:
     return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
+LATE_REGISTRIES = (f"{ACCOUNT}/legacy-mirror",)  # empty; outside the image spread (module docstring)
+
+
 def _spaces_and_registries() -> tuple[tuple[Space, ...], tuple[Registry, ...]]:
     a = ACCOUNT
     spaces = (
@@ -214,6 +222,7 @@ def _spaces_and_registries() -> tuple[tuple[Space, ...], tuple[Registry, ...]]:
         reg(f"{a}/security", "restricted", forbidden=True, created_ms=_T0_MS + 4 * 86_400_000),
         reg(f"{a}/platform/payments", "payments-docker", created_ms=_T0_MS + 5 * 86_400_000),
         reg(f"{a}/data/ml", "ml-images", created_ms=_T0_MS + 6 * 86_400_000),
+        reg(a, "legacy-mirror", forbidden=True, created_ms=_T0_MS + 7 * 86_400_000),
     )
     return spaces, registries
 
@@ -305,14 +314,14 @@ def generate_dataset(seed: int = DEFAULT_SEED, images: int = DEFAULT_IMAGES) -> 
     """Build the data set for `(seed, images)`; `images` >= 1 images spread over the DOCKER registries.
 
     The forbidden registry gets one image (the first assigned); every other
-    DOCKER registry gets at least one when `images` allows. Raises ValueError
-    when `images` < 1.
+    DOCKER registry gets at least one when `images` allows, except the
+    `LATE_REGISTRIES`, which stay empty. Raises ValueError when `images` < 1.
     """
     if images < 1:
         raise ValueError(f"images must be >= 1, got {images}")
     rng = random.Random(seed)
     spaces, registries = _spaces_and_registries()
-    docker = [r for r in registries if r.package_type == "DOCKER"]
+    docker = [r for r in registries if r.package_type == "DOCKER" and r.ref not in LATE_REGISTRIES]
     forbidden = [r for r in docker if r.forbidden]
     readable = [r for r in docker if not r.forbidden]
     targets = (forbidden + readable)[: min(images, len(docker))]
