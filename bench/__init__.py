@@ -1,0 +1,1 @@
+"""Benchmarks of har-inventory against the sandbox: `python -m bench` (see `__main__`)."""
