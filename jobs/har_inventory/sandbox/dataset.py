@@ -25,6 +25,7 @@ Shape (API-NOTES §1, §3, §4):
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 import random
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -160,8 +161,12 @@ class Dataset:
     def space(self, ref: str) -> Space | None:
         return next((s for s in self.spaces if s.ref == ref), None)
 
+    @cached_property
+    def _image_index(self) -> dict[tuple[str, str], Image]:
+        return {(i.registry_ref, i.name): i for i in self.images}
+
     def image(self, registry_ref: str, name: str) -> Image | None:
-        return next((i for i in self.images if i.registry_ref == registry_ref and i.name == name), None)
+        return self._image_index.get((registry_ref, name))
 
     def images_in(self, registry_ref: str) -> list[Image]:
         return [i for i in self.images if i.registry_ref == registry_ref]
@@ -332,6 +337,7 @@ def generate_dataset(seed: int = DEFAULT_SEED, images: int = DEFAULT_IMAGES) -> 
     used: set[tuple[str, str]] = set()
     forbidden_ref = forbidden[0].ref if forbidden else None
     result: list[Image] = []
+    readable_manifests = 0  # manifests of readable images so far: size specials go to the first ones
     for i, reg in enumerate(targets):
         name = pool[i % len(pool)]
         if i >= len(pool):
@@ -340,7 +346,9 @@ def generate_dataset(seed: int = DEFAULT_SEED, images: int = DEFAULT_IMAGES) -> 
             name += "-x"
         used.add((reg.ref, name))
         # size specials (B, KB, GB) go to the first readable manifests
-        index = 10**6 if reg.forbidden else sum(len(im.manifests) for im in result if im.registry_ref != forbidden_ref)
+        index = 10**6 if reg.forbidden else readable_manifests
         result.append(_image(rng, seed, reg.ref, name, index))
+        if reg.ref != forbidden_ref:
+            readable_manifests += len(result[-1].manifests)
     result.sort(key=lambda im: (im.registry_ref, im.name))
     return Dataset(seed, spaces, registries, tuple(result))
