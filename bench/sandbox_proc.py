@@ -34,7 +34,7 @@ def images_for(rows: int) -> int:
 class SandboxProcess:
     """`python -m har_inventory sandbox` in a child process, as a context manager.
 
-    Runs `bench.serve` (the sandbox CLI with an indexed image lookup).
+    Runs the project's own `har_inventory.sandbox` CLI.
     `rate_limit` requests/min (0 = off), `latency_ms` "A:B" ms or "",
     `extra_args` more sandbox options (e.g. `--request-log PATH`).
     Attributes once started: `base_url`, `api_key`, `pid`. Raises RuntimeError
@@ -44,7 +44,7 @@ class SandboxProcess:
 
     def __init__(self, *, images: int, rate_limit: int = 0, latency_ms: str = "", seed: int = SEED,
                  extra_args: list[str] | None = None, startup_timeout: float = 120.0):
-        self.args = [sys.executable, "-m", "bench.serve", "--port", "0",
+        self.args = [sys.executable, "-m", "har_inventory.sandbox", "--port", "0",
                      "--images", str(images), "--rate-limit", str(rate_limit), "--seed", str(seed),
                      "--list-jitter", "0"]
         if latency_ms:
