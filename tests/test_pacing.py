@@ -1,10 +1,20 @@
-"""The pace: even spacing with no burst at start; halves on 429, climbs back, never above the ceiling."""
+"""The pace: even spacing with no burst at start; AIMD on 429s, never above the ceiling."""
 
 import asyncio
 
 import pytest
 
 from har_inventory.pacing import MIN_RATE, Pacer
+
+
+class Clock:
+    """A clock the test moves by hand (seconds)."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_no_burst_at_start():
@@ -24,18 +34,47 @@ def test_no_burst_at_start():
     assert all(b - a >= 0.04 for a, b in zip(stamps, stamps[1:]))
 
 
-def test_adapts_down_on_429_and_back_up_to_the_ceiling_only():
+def test_a_burst_of_429s_from_requests_already_in_flight_halves_the_pace_once():
+    clock = Clock()
     changes = []
-    pacer = Pacer(10.0, on_change=lambda old, new, why: changes.append((old, new)))
-    pacer.throttled()
-    pacer.throttled()
-    assert pacer.rate == pytest.approx(2.5)
-    for _ in range(1000):
+    pacer = Pacer(10.0, on_change=lambda old, new, why: changes.append((old, new, why)), clock=clock)
+    ticket = pacer.epoch  # eight requests sent at the full pace...
+    assert [pacer.throttled(ticket) for _ in range(8)] == [True] + [False] * 7  # ...all answered 429
+    assert pacer.rate == pytest.approx(5.0)
+    assert changes == [(10.0, 5.0, "rate limited (429)")]
+    # A request sent at the new pace is answered 429 too, but within a second of the cut: no new cut.
+    assert not pacer.throttled(pacer.epoch)
+    clock.now += 1.0
+    assert pacer.throttled(pacer.epoch) and pacer.rate == pytest.approx(2.5)
+
+
+def test_the_pace_climbs_back_gradually_and_never_above_the_ceiling():
+    clock = Clock()
+    pacer = Pacer(100.0, clock=clock)
+    for _ in range(6):
+        clock.now += 1.0
+        pacer.throttled()
+    assert pacer.rate == pytest.approx(100 / 64)
+    assert not pacer.succeeded()  # no change twice within a second...
+    rates = []
+    for _ in range(200):
+        clock.now += 1.0
         pacer.succeeded()
-    assert pacer.rate == pytest.approx(10.0)
-    assert max(new for _, new in changes) == pytest.approx(10.0)
+        pacer.succeeded()  # ...however many answers come in it
+        rates.append(pacer.rate)
+    steps = [b - a for a, b in zip([100 / 64] + rates, rates)]
+    assert steps[0] == pytest.approx(2.0)  # a fiftieth of the ceiling per second when low
+    assert max(steps) <= 100 / 10 + 1e-9  # at most a tenth of the pace per second when high
+    assert rates[-1] == pytest.approx(100.0) and max(rates) <= 100.0
+    assert rates.index(100.0) < 40  # back to the ceiling within tens of seconds
+
+
+def test_the_pace_has_a_floor():
+    clock = Clock()
+    pacer = Pacer(10.0, clock=clock)
     for _ in range(50):
         pacer.throttled()
+        clock.now += 1.0
     assert pacer.rate == pytest.approx(MIN_RATE)
 
 

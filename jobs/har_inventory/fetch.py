@@ -11,21 +11,22 @@ import asyncio
 import ipaddress
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import aiohttp
 import yarl
-from tenacity import (AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt,
-                      wait_random_exponential)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_random_exponential
 
 from har_inventory import __version__, har
 from har_inventory.pacing import Pacer
 from har_inventory.records import ArtifactRef, FetchResult, Status
 
 log = logging.getLogger(__name__)
+
+THROTTLE_BUDGET = 3  # a row may meet this many times `max_attempts` 429s before it fails
 
 _OUTCOME_STATUS = {
     har.Outcome.OK: Status.OK,
@@ -75,8 +76,11 @@ class FetchConfig:
     """Options of the fetch stage. Units: seconds and requests/s.
 
     `api_key` is kept out of `repr()` so it never reaches a log or a traceback.
-    `down_after`: abort when no HTTP response at all has come for this many
-    seconds while requests keep failing (server down).
+    `max_attempts`: requests per row answered other than 429 (a row may also
+    meet `THROTTLE_BUDGET` times as many 429s). `down_after`: abort when no
+    HTTP response at all has come for this many seconds while requests keep
+    failing (server down). `backoff_base`, `backoff_max`: jittered exponential
+    backoff between attempts, seconds.
     """
 
     base_url: str
@@ -111,6 +115,10 @@ class _Attempt:
     retry_after: float | None = None
 
     @property
+    def throttled(self) -> bool:
+        return self.decoded is not None and self.decoded.status == 429
+
+    @property
     def retryable(self) -> bool:
         return self.decoded is None or self.decoded.outcome == har.Outcome.RETRY
 
@@ -124,10 +132,10 @@ class Fetcher:
 
     Use `await Fetcher(config).run(refs, on_result)`. `on_result(result,
     final)` is called once per ref as it finishes, in completion order;
-    `final` is False for results that must not be journaled as done (a row cut
-    short by an abort, or an `unauthorized` one). At most `concurrency`
-    requests are in flight; refs are pulled lazily through a bounded queue.
-    `stop()` asks the run to stop taking new rows (in-flight ones finish).
+    `final` as in `fetch_row`. At most `concurrency` requests are in flight;
+    refs are pulled lazily through a bounded queue. `stop(reason)` asks the
+    run to stop taking new rows: in-flight requests finish, backoff waits
+    and paced waits end at once.
     """
 
     def __init__(self, config: FetchConfig, *, session_factory: Callable[[], aiohttp.ClientSession] | None = None):
@@ -135,6 +143,7 @@ class Fetcher:
         self.stats = FetchStats()
         self._pacer = Pacer(config.rate, on_change=self._pace_changed)
         self._stopping: str | None = None
+        self._stop_event = asyncio.Event()  # set by stop(): wakes paced waits and backoff sleeps
         self._last_response = time.monotonic()
         self._session_factory = session_factory
 
@@ -144,6 +153,7 @@ class Fetcher:
         """Stop taking new rows; in-flight rows finish (or end early between retries)."""
         if self._stopping is None:
             self._stopping = reason
+            self._stop_event.set()
 
     @property
     def stopping(self) -> str | None:
@@ -158,21 +168,25 @@ class Fetcher:
 
     async def run(self, refs: Iterable[ArtifactRef],
                   on_result: Callable[[FetchResult, bool], None | Awaitable[None]]) -> FetchStats:
-        """Fetch every ref (until stopped). Returns the counters."""
-        session = self.open_session()
+        """Fetch every ref (until stopped). Returns the counters.
+
+        Cancelling the task running this cancels every in-flight request at
+        once (the second Ctrl-C); an exception from `on_result` does the same
+        and propagates.
+        """
         queue: asyncio.Queue[ArtifactRef | None] = asyncio.Queue(maxsize=self.config.concurrency * 2)
-        async with session:
-            workers = [asyncio.create_task(self._worker(session, queue, on_result))
-                       for _ in range(self.config.concurrency)]
-            try:
+        try:
+            async with self.open_session() as session, asyncio.TaskGroup() as group:
+                for _ in range(self.config.concurrency):
+                    group.create_task(self._worker(session, queue, on_result))
                 for ref in refs:
                     if self._stopping:
                         break
                     await queue.put(ref)
-            finally:
-                for _ in workers:
+                for _ in range(self.config.concurrency):
                     await queue.put(None)
-                await asyncio.gather(*workers)
+        except BaseExceptionGroup as group_error:  # a worker failed (e.g. the journal's disk): its error
+            raise group_error.exceptions[0] from None
         self.stats.aborted = self._stopping
         return self.stats
 
@@ -183,23 +197,36 @@ class Fetcher:
                 return
             if self._stopping:
                 continue  # drain: rows not started stay unfetched
-            result = await self.fetch_one(session, ref)
-            final = not self._stopping and result.status != Status.UNAUTHORIZED
+            result, final = await self.fetch_row(session, ref)
             maybe = on_result(result, final)
             if asyncio.iscoroutine(maybe):
                 await maybe
 
-    async def fetch_one(self, session: aiohttp.ClientSession, ref: ArtifactRef) -> FetchResult:
-        """All attempts for one ref; returns the final `FetchResult` (never raises)."""
+    async def fetch_row(self, session: aiohttp.ClientSession, ref: ArtifactRef) -> tuple[FetchResult, bool]:
+        """All attempts for one ref: `(result, final)`, never raises.
+
+        `final` is True when the result is the row's real outcome, to be
+        journaled: a permanent answer (ok, not_found, forbidden, bad request),
+        or a transient failure after all `max_attempts`. It is False for a
+        row cut short by a stop (not sent, or stopped between retries) and
+        for `unauthorized` (the key, not the row, is at fault).
+        """
         cfg = self.config
         url = har.details_url(cfg.base_url, ref.registry_ref, ref.artifact, ref.version,
                               ref.digest, ref.version_type)
         try:
-            last, attempts = await self.request(session, url, f"line {ref.line}")
+            last, attempts, exhausted = await self.request(session, url, f"line {ref.line}")
         except Aborted as exc:
             return FetchResult(ref.key, Status.FAILED, None, f"not fetched: {exc}", 0,
-                               datetime.now(timezone.utc), None)
-        return self._result(ref, last, attempts)
+                               datetime.now(timezone.utc), None), False
+        result = self._result(ref, last, attempts)
+        if last.retryable:
+            final = exhausted
+            if not final:
+                result = replace(result, error=f"{result.error} (stopped: {self._stopping})")
+        else:
+            final = result.status != Status.UNAUTHORIZED
+        return result, final
 
     async def get(self, session: aiohttp.ClientSession, url: str, label: str) -> tuple[har.Decoded | None, str | None, int]:
         """GET any HAR URL (already in plain `/+` form) with the same pacing and retries.
@@ -208,7 +235,7 @@ class Fetcher:
         response (None when none came), `error` a readable reason when the
         outcome is not ok. Raises `Aborted` when the run is stopping.
         """
-        last, attempts = await self.request(session, url, label)
+        last, attempts, _ = await self.request(session, url, label)
         if last.decoded is not None and last.decoded.outcome == har.Outcome.OK:
             return last.decoded, None, attempts
         return last.decoded, _error_text(last, attempts), attempts
@@ -225,17 +252,23 @@ class Fetcher:
             connector=aiohttp.TCPConnector(limit=cfg.concurrency),
             trust_env=True, raise_for_status=False)
 
-    async def request(self, session: aiohttp.ClientSession, url_text: str, label: str) -> tuple["_Attempt", int]:
-        """Attempts with tenacity until a non-retryable answer, `max_attempts`, or a stop.
+    async def request(self, session: aiohttp.ClientSession, url_text: str, label: str
+                      ) -> tuple["_Attempt", int, bool]:
+        """Attempts with tenacity until a non-retryable answer, the retry budget, or a stop.
 
-        Backoff: jittered exponential (`backoff_base` * 2^n s, capped at
-        `backoff_max`), or the server's `Retry-After` capped at `max_retry_wait`.
-        Returns the last attempt and the number of HTTP requests made.
+        Budget: `max_attempts` answers that are not 429 (transport errors
+        included), plus up to `THROTTLE_BUDGET * max_attempts` 429s: a rate
+        limit spell (Harness counts per minute, API-NOTES §6) slows the pace
+        instead of failing rows. Backoff: jittered exponential (`backoff_base`
+        * 2^n s, capped at `backoff_max`), or the server's `Retry-After`
+        capped at `max_retry_wait`. A stop cuts any wait short.
+        Returns `(last attempt, HTTP requests made, budget exhausted)`.
         Raises `Aborted` if the run stops before the first request is sent.
         """
         cfg = self.config
         url = yarl.URL(url_text, encoded=True)  # never re-quote the path (API-NOTES §2)
         backoff = wait_random_exponential(multiplier=cfg.backoff_base, max=cfg.backoff_max)
+        tries = {"throttled": 0, "other": 0}
 
         def wait(state: RetryCallState) -> float:
             attempt: _Attempt = state.outcome.result()
@@ -243,12 +276,17 @@ class Fetcher:
                 delay = min(attempt.retry_after, cfg.max_retry_wait)
                 log.info("%s: server asked to retry after %.1f s (waiting %.1f s)", label,
                          attempt.retry_after, delay,
-                         extra={"event": "retry_after", "item": label, "wait_s": round(delay, 3)})
+                         extra={"event": "retry_after", "item": label, "asked_s": round(attempt.retry_after, 3),
+                                "wait_s": round(delay, 3)})
                 return delay
             return backoff(state)
 
-        def stop_now(state: RetryCallState) -> bool:
-            return self._stopping is not None
+        def exhausted() -> bool:
+            return (tries["other"] >= cfg.max_attempts
+                    or tries["throttled"] >= THROTTLE_BUDGET * cfg.max_attempts)
+
+        def give_up(state: RetryCallState) -> bool:
+            return self._stopping is not None or exhausted()
 
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1
@@ -259,30 +297,55 @@ class Fetcher:
                             "reason": _describe(attempt), "wait_s": round(state.next_action.sleep, 3)})
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(cfg.max_attempts) | stop_now,
+            sleep=self._sleep,
+            stop=give_up,
             wait=wait,
             retry=retry_if_result(lambda a: a.retryable),
             before_sleep=before_sleep,
             retry_error_callback=lambda state: state.outcome.result(),
         )
-        attempts = 0
         previous: _Attempt | None = None
 
         async def attempt_once() -> _Attempt:
-            nonlocal attempts, previous
+            nonlocal previous
             if previous is not None and self._stopping:
                 return previous  # stopped during a backoff: keep the last real answer
-            previous = await self._attempt(session, url)
-            attempts += 1
-            return previous
+            try:
+                this = await self._attempt(session, url)
+            except Aborted:
+                if previous is None:
+                    raise
+                return previous
+            previous = this
+            tries["throttled" if this.throttled else "other"] += 1
+            return this
 
         last: _Attempt = await retrying(attempt_once)
-        return last, attempts
+        return last, tries["throttled"] + tries["other"], last.retryable and exhausted()
+
+    async def _sleep(self, seconds: float) -> None:
+        """A backoff sleep that a stop cuts short."""
+        try:
+            await asyncio.wait_for(self._stop_event.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _paced(self) -> int:
+        """Wait for the pace (cut short by a stop: raises Aborted); returns the pace ticket."""
+        if not self._stopping:
+            waiting = asyncio.ensure_future(self._pacer.wait())
+            stopped = asyncio.ensure_future(self._stop_event.wait())
+            try:
+                await asyncio.wait((waiting, stopped), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (waiting, stopped):
+                    t.cancel()
+            if waiting.done() and not waiting.cancelled() and not self._stopping:
+                return waiting.result()
+        raise Aborted(self._stopping)
 
     async def _attempt(self, session: aiohttp.ClientSession, url: yarl.URL) -> _Attempt:
-        await self._pacer.wait()
-        if self._stopping:
-            raise Aborted(self._stopping)
+        ticket = await self._paced()
         self.stats.requests += 1
         try:
             async with session.get(url, allow_redirects=False) as resp:
@@ -299,7 +362,7 @@ class Fetcher:
         retry_after = har.retry_after_seconds(headers) if decoded.outcome == har.Outcome.RETRY else None
         if status == 429:
             self.stats.throttled += 1
-            self._pacer.throttled()
+            self._pacer.throttled(ticket)
         else:
             self._pacer.succeeded()
         if decoded.outcome == har.Outcome.UNAUTHORIZED:
@@ -325,23 +388,16 @@ def _error_text(a: _Attempt, attempts: int) -> str:
     """`HTTP 503 after 5 attempts: service unavailable`, or the reason of a permanent answer."""
     if not a.retryable:
         return _describe(a)
-    return f"{_head(a)} after {attempts} attempt{'s' * (attempts != 1)}: {_tail(a)}"
+    d = a.decoded
+    head, tail = (f"HTTP {d.status}", d.message or f"HTTP {d.status}") if d else \
+        ("no response", a.transport_error or "no response")
+    return f"{head} after {attempts} attempt{'s' * (attempts != 1)}: {tail}"
 
 
 def _describe(a: _Attempt) -> str:
     if a.decoded is None:
         return a.transport_error or "no response"
     return f"HTTP {a.decoded.status}: {a.decoded.message}" if a.decoded.message else f"HTTP {a.decoded.status}"
-
-
-def _head(a: _Attempt) -> str:
-    return f"HTTP {a.decoded.status}" if a.decoded else "no response"
-
-
-def _tail(a: _Attempt) -> str:
-    if a.decoded is None:
-        return a.transport_error or "no response"
-    return a.decoded.message or f"HTTP {a.decoded.status}"
 
 
 def _transport_message(exc: BaseException) -> str:

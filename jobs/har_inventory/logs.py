@@ -27,10 +27,18 @@ class RedactFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def _clean(self, value):
+        """`value` with every secret replaced, inside strings, dicts, lists and tuples too."""
         if isinstance(value, str):
             for s in self.secrets:
                 value = value.replace(s, REDACTED)
-        return value
+            return value
+        if isinstance(value, dict):
+            return {self._clean(k): self._clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._clean(v) for v in value)
+        if isinstance(value, (int, float, bool)) or value is None:
+            return value
+        return self._clean(str(value)) if any(s in str(value) for s in self.secrets) else value
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:

@@ -12,8 +12,9 @@ import asyncio
 import hashlib
 import logging
 import signal
-from itertools import chain
 import sys
+import threading
+from itertools import chain
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -133,9 +134,47 @@ class _Signals:
             self.task.cancel()
 
 
+class _ReportSignals:
+    """While the reports are written: a first SIGINT/SIGTERM lets them finish (they are
+    quick and complete), a second one (counting those of the fetch stage, `count`)
+    aborts them (KeyboardInterrupt: no report file is left, the journal keeps every
+    result for `--resume`)."""
+
+    def __init__(self, count: int = 0):
+        self.count = count
+
+    def __enter__(self) -> "_ReportSignals":
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame) -> None:
+        self.count += 1
+        name = signal.Signals(signum).name
+        if self.count == 1:
+            log.warning("%s: finishing the reports; send it again to stop at once", name,
+                        extra={"event": "interrupt", "signal": name})
+            return
+        log.warning("%s again: reports abandoned", name, extra={"event": "interrupt", "signal": name})
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
 async def _fetch_all(opts: RunOptions, todo: list[ArtifactRef], journal: Journal,
                      unjournaled: dict[RequestKey, FetchResult]) -> tuple[FetchStats, _Signals]:
+    """Fetch `todo`, journaling final results as they come; the rest go to `unjournaled`.
+
+    A row that failed without any HTTP response (timeouts, refused
+    connections) is journaled only if the run completes: when the run
+    aborts (server down), `--resume` asks for it again without `--retry-failed`.
+    """
     fetcher = Fetcher(opts.fetch)
+    held: list[FetchResult] = []
     signals = _Signals(fetcher, opts.grace_seconds)
     bar = None
     if opts.progress and todo:
@@ -143,10 +182,12 @@ async def _fetch_all(opts: RunOptions, todo: list[ArtifactRef], journal: Journal
         bar = tqdm(total=len(todo), unit="req", file=sys.stderr, dynamic_ncols=True)
 
     def on_result(result: FetchResult, final: bool) -> None:
-        if final:
+        if final and (result.status != Status.FAILED or result.http_status is not None):
             journal.record(result)
         else:
             unjournaled[result.key] = result
+            if final:
+                held.append(result)
         if bar is not None:
             bar.update(1)
 
@@ -158,6 +199,9 @@ async def _fetch_all(opts: RunOptions, todo: list[ArtifactRef], journal: Journal
         fetcher.stop(fetcher.stopping or "cancelled")
         fetcher.stats.aborted = fetcher.stopping
     finally:
+        if fetcher.stopping is None:
+            for result in held:
+                journal.record(result)
         journal.flush()
         if bar is not None:
             bar.close()
@@ -201,16 +245,20 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests
             run.ended_at = datetime.now(timezone.utc)
             run.counts = {}
             return RunOutcome(EXIT_ABORTED, [], run, summary_line(run) + " reports=skipped")
-        paths = _write_reports(opts, table.rows, journal, unjournaled, run, stats.aborted)
+        with _ReportSignals(signals.count):
+            paths = _write_reports(opts, table.rows, journal, unjournaled, run, stats.aborted)
     finally:
         journal.close()
     if not run.complete:
         code = EXIT_ABORTED
     else:
         code = EXIT_OK if run.counts.get("ok", 0) == run.input_rows else EXIT_NOT_ALL_OK
-    log.info("run end: exit %d", code, extra={"event": "run_end", "counts": run.counts, "requests": run.requests,
-                                "retries": run.retries, "complete": run.complete, "exit_code": code})
-    return RunOutcome(code, paths, run, summary_line(run))
+    summary = summary_line(run)
+    log.info("run end: exit %d: %s", code, summary,
+             extra={"event": "run_end", "counts": run.counts, "requests": run.requests, "retries": run.retries,
+                    "throttled": stats.throttled, "pace_changes": stats.pace_changes, "complete": run.complete,
+                    "exit_code": code, "summary": summary, "reports": [str(p) for p in paths]})
+    return RunOutcome(code, paths, run, summary)
 
 
 def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
