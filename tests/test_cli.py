@@ -175,7 +175,7 @@ def test_refused_key_exits_3_quickly(sandbox, tmp_path):
     assert "API key refused" in proc.stderr
     assert len(sandbox.requests) <= 9  # concurrency 8 + 1 at most, not 67
     s = summary(proc)
-    assert s["run"] == "interrupted" and s["ok"] == "0"
+    assert s["run"] == "aborted" and s["ok"] == "0"
 
 
 def test_header_only_file_gives_an_empty_report_with_the_full_schema(sandbox, tmp_path):

@@ -75,9 +75,8 @@ def test_a_row_that_always_fails_ends_failed_and_the_others_ok(make_sandbox, tmp
 
 def test_429s_slow_the_whole_job_down_and_the_pace_comes_back(make_sandbox, tmp_path):
     limit, window = 40, 2.0  # 20 requests/s, far below --rate 200
-    sb = make_sandbox(images=120, rate_limit=limit)
-    # The sandbox's window is 60 s (Harness's minute); a short one keeps this test short.
-    sb.sandbox.limiter.window_s = window
+    # The sandbox's window is 60 s by default (Harness's minute); a short one keeps this test short.
+    sb = make_sandbox(images=120, rate_limit=limit, rate_limit_window=window)
     src = tmp_path / "in.csv"
     write_input(sb.dataset, src, 240)
     log = tmp_path / "log.jsonl"
@@ -162,7 +161,7 @@ def test_a_refused_key_stops_the_run_within_a_few_requests(make_sandbox, tmp_pat
     assert "API key refused (HTTP 401" in res.stderr
     assert len(sb.requests) <= 4 + 1
     s = summary_of(res.stderr)
-    assert int(s["unauthorized"]) <= 5 and s["ok"] == "0" and s["run"] == "interrupted"
+    assert int(s["unauthorized"]) <= 5 and s["ok"] == "0" and s["run"] == "aborted"
     df, meta = parquet_frame(reports(tmp_path / "out", "parquet")[0])
     assert meta["complete"] is False
     assert (df["error"].str.startswith("not fetched: API key refused")).sum() >= 395
@@ -194,7 +193,7 @@ def test_server_gone_mid_run_exits_3_in_bounded_time_and_keeps_what_was_done(mak
     assert proc.wait(timeout=60) == 3
     assert time.monotonic() - stopped < 20  # --down-after 1.5 s plus backoffs, not minutes
     stderr = (tmp_path / "out.stderr").read_text()
-    assert "server unreachable" in stderr and summary_of(stderr)["run"] == "interrupted"
+    assert "server unreachable" in stderr and summary_of(stderr)["run"] == "aborted"
     df, meta = parquet_frame(reports(out, "parquet")[0])
     assert meta["complete"] is False and len(df) == 1000
     assert (df["status"] == "ok").sum() >= 140

@@ -105,8 +105,6 @@ def test_there_is_no_option_that_takes_the_key_itself(sandbox, tmp_path):
         assert len(sandbox.requests) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: argparse abbreviations take `--api-key KEY` as "
-                   "`--api-key-file KEY` and the error message repeats the key (needs allow_abbrev=False)")
 def test_a_key_given_on_the_command_line_is_not_repeated_in_the_error(sandbox, tmp_path):
     src = tmp_path / "in.csv"
     write_input(sandbox.dataset, src, 5)

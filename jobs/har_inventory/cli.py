@@ -37,6 +37,13 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + traceback-free exit
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # Name the options only: a value typed after an unknown option may be a secret.
+            words = message[len(prefix):].split()
+            opts = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+            message = (f"unrecognized option(s): {' '.join(opts)}" if opts
+                       else f"{len(words)} unexpected argument(s)")
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -116,7 +123,8 @@ def _add_discover_args(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="har-inventory",
+    # allow_abbrev=False: `--api-key KEY` must not be taken for `--api-key-file KEY` (and echoed in an error).
+    parser = _Parser(prog="har-inventory", allow_abbrev=False,
                      description="Inventory reports (XLSX, Parquet, CSV) of the Docker image versions in a "
                                  "Harness Artifact Registry, one Describe Docker Artifact Detail call per version.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -124,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "2 usage or input error, nothing sent; 3 aborted or interrupted, partial results kept.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _sub_add = sub.add_parser
+    sub.add_parser = lambda *a, **kw: _sub_add(*a, allow_abbrev=False, **kw)  # type: ignore[method-assign]
 
     run = sub.add_parser("run", help="fetch details for every row and write the reports",
                          description="Fetch Describe Docker Artifact Detail for every row of INPUT and write "
@@ -170,8 +180,7 @@ def _read_key(args: argparse.Namespace) -> str:
         except OSError as exc:
             raise UsageError(f"cannot read --api-key-file {path}: {exc.strerror}") from None
         if mode & (stat.S_IRGRP | stat.S_IROTH):
-            log.warning("API key file %s is readable by other users; chmod 600 it", path,
-                        extra={"event": "key_file_permissions"})
+            args.key_file_warning = f"API key file {path} is readable by other users; chmod 600 it"
     else:
         key = os.environ.get(ENV_KEY, "").strip()
     if not key:
@@ -205,6 +214,8 @@ def _fetch_config(args: argparse.Namespace) -> FetchConfig:
         raise UsageError(str(exc)) from None
     key = _read_key(args)
     logs.setup(fmt=args.log_format, log_file=args.log_file, verbose=args.verbose, secrets=[key])
+    if getattr(args, "key_file_warning", None):
+        log.warning("%s", args.key_file_warning, extra={"event": "key_file_permissions"})
     return FetchConfig(base_url=base, api_key=key, concurrency=args.concurrency, rate=args.rate,
                        timeout=args.timeout, max_attempts=args.max_attempts,
                        max_retry_wait=args.max_retry_wait, down_after=args.down_after)

@@ -113,7 +113,7 @@ class RunInfo:
     Times are aware UTC datetimes; `elapsed_s` is in seconds. `options` holds
     the command-line options used, never the API key. `counts` maps each
     `Status` value to its row count. `complete` is False for an interrupted
-    or aborted run. Report writers may add their own counters to `notes`
+    or aborted run, with `stop_reason` saying why. Report writers may add their own counters to `notes`
     (e.g. cells truncated at Excel's 32,767-character limit).
     """
 
@@ -130,7 +130,15 @@ class RunInfo:
     retries: int = 0
     duplicates_saved: int = 0
     complete: bool = True
+    stop_reason: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        """`complete`, `interrupted` (a signal) or `aborted` (refused key, server down)."""
+        if self.complete:
+            return "complete"
+        return "interrupted" if (self.stop_reason or "").startswith("interrupted") else "aborted"
 
     @property
     def elapsed_s(self) -> float | None:
@@ -155,5 +163,7 @@ class RunInfo:
             "retries": self.retries,
             "duplicates_saved": self.duplicates_saved,
             "complete": self.complete,
+            "state": self.state,
+            "stop_reason": self.stop_reason,
             "notes": dict(self.notes),
         }

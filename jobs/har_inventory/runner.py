@@ -85,12 +85,12 @@ def file_sha256(path: Path) -> str:
 
 def summary_line(run: RunInfo) -> str:
     """`rows=… ok=… not_found=… forbidden=… unauthorized=… failed=… invalid=… requests=… retries=…
-    saved=… elapsed=…s run=complete|interrupted`: the last line on stderr, for cron."""
+    saved=… elapsed=…s run=complete|interrupted|aborted`: the last line on stderr, for cron."""
     c = run.counts
     parts = [f"rows={run.input_rows}"]
     parts += [f"{'invalid' if s == 'invalid_input' else s}={c.get(s, 0)}" for s in SUMMARY_STATUSES]
     parts += [f"requests={run.requests}", f"retries={run.retries}", f"saved={run.duplicates_saved}",
-              f"elapsed={run.elapsed_s or 0:.1f}s", f"run={'complete' if run.complete else 'interrupted'}"]
+              f"elapsed={run.elapsed_s or 0:.1f}s", f"run={run.state}"]
     return " ".join(parts)
 
 
@@ -228,7 +228,9 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests
              extra={"event": "run_start", "rows": len(table.rows), "requests_planned": len(plan.unique),
                     "options": run.options})
 
-    journal = Journal.in_dir(opts.output_dir, sha, resume=opts.resume)
+    # Results belong to this input *and* this server: resuming against another base URL starts over.
+    journal_id = hashlib.sha256(f"{sha}\n{opts.fetch.base_url}".encode()).hexdigest()
+    journal = Journal.in_dir(opts.output_dir, journal_id, resume=opts.resume)
     try:
         done = journal.done_keys(retry_failed=opts.retry_failed) if opts.resume else set()
         todo = [ref for ref in plan.unique if ref.key not in done]
@@ -239,6 +241,7 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests
         stats, signals = asyncio.run(_fetch_all(opts, todo, journal, unjournaled))
         run.requests, run.retries = stats.requests + prior_requests, stats.retries
         run.complete = stats.aborted is None
+        run.stop_reason = stats.aborted
         if stats.aborted:
             log.error("run stopped: %s", stats.aborted, extra={"event": "abort", "reason": stats.aborted})
         if signals.hard:
@@ -288,7 +291,9 @@ def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
                 w.write(frame)
         run.counts = {s: counts.get(s, 0) for s in SUMMARY_STATUSES}
         run.ended_at = datetime.now(timezone.utc)
-        return [w.close(run) for w in writers]
+        # XLSX first: its counters (cells truncated, …) go into the run information the others store.
+        closed = {id(w): w.close(run) for w in sorted(writers, key=lambda w: not w.__class__.__name__.startswith("Xlsx"))}
+        return [closed[id(w)] for w in writers]
     except BaseException:
         for w in writers:
             w.abort()

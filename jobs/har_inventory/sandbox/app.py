@@ -53,6 +53,7 @@ class AppConfig:
     api_key: str = DEFAULT_API_KEY
     seed: int = 0
     rate_limit: int = 0
+    rate_limit_window: float = 60.0
     latency_ms: tuple[int, int] | None = None
     faults: FaultSpec = FaultSpec()
     untagged_support: bool = True
@@ -67,7 +68,7 @@ class Sandbox:
         self.dataset = dataset
         self.config = config
         self.log = log
-        self.limiter = RateLimiter(config.rate_limit)
+        self.limiter = RateLimiter(config.rate_limit, window_s=config.rate_limit_window)
         self.decider = FaultDecider(config.faults, config.seed)
         self._latency_rng = random.Random(config.seed)
         self._list_counter = 0

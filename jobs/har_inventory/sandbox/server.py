@@ -40,7 +40,9 @@ class SandboxOptions:
     """Everything a sandbox run takes; the CLI options map one to one.
 
     `faults` a SPEC string (see `faults`), `latency_ms` "A:B" milliseconds,
-    `rate_limit` per minute per key (0 = off), `request_log` a JSON-lines path,
+    `rate_limit` per minute per key (0 = off), counted over a sliding window of
+    `rate_limit_window` seconds (60: Harness's minute; tests shorten it, the
+    limit then being `rate_limit` per window), `request_log` a JSON-lines path,
     `forbidden` extra registry_refs answered 403, `list_jitter` see `AppConfig`,
     `shutdown_timeout` seconds given to in-flight requests (a stall) at stop.
     """
@@ -50,6 +52,7 @@ class SandboxOptions:
     seed: int = DEFAULT_SEED
     images: int = DEFAULT_IMAGES
     rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_limit_window: float = 60.0
     api_key: str = DEFAULT_API_KEY
     faults: str = ""
     latency_ms: str = ""
@@ -63,6 +66,7 @@ class SandboxOptions:
         """Validated `AppConfig`; ValueError (readable) on a bad fault SPEC or latency."""
         return AppConfig(
             api_key=self.api_key, seed=self.seed, rate_limit=self.rate_limit,
+            rate_limit_window=self.rate_limit_window,
             latency_ms=parse_latency(self.latency_ms), faults=parse_faults(self.faults),
             untagged_support=self.untagged_support, forbidden=tuple(self.forbidden),
             list_jitter=self.list_jitter,
@@ -175,6 +179,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=d.images, help="number of images (default %(default)s)")
     parser.add_argument("--rate-limit", type=int, default=d.rate_limit, metavar="PER_MINUTE",
                         help="requests per minute per API key, 0 = off (default %(default)s)")
+    parser.add_argument("--rate-limit-window", type=float, default=d.rate_limit_window, metavar="SECONDS",
+                        help="length of the sliding window the limit counts over; the limit is then "
+                             "PER_MINUTE requests per window (default %(default)s, Harness's minute)")
     parser.add_argument("--api-key", default=d.api_key, help="the accepted x-api-key (default %(default)s)")
     parser.add_argument("--faults", default="", metavar="SPEC", help="fault injection, see below")
     parser.add_argument("--latency-ms", default="", metavar="A:B",
@@ -201,7 +208,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> SandboxOptions:
     return SandboxOptions(
         host=args.host, port=args.port, seed=args.seed, images=args.images,
-        rate_limit=args.rate_limit, api_key=args.api_key, faults=args.faults or "",
+        rate_limit=args.rate_limit, rate_limit_window=args.rate_limit_window, api_key=args.api_key, faults=args.faults or "",
         latency_ms=args.latency_ms or "", request_log=args.request_log,
         untagged_support=args.untagged_support, forbidden=tuple(args.forbidden),
         list_jitter=args.list_jitter, shutdown_timeout=1.0,
