@@ -163,6 +163,25 @@ def test_bad_options_exit_2_with_one_readable_line(sandbox, tmp_path, args, mess
     assert sandbox.requests == []
 
 
+def test_output_dir_that_is_a_file_exits_2_before_any_request(sandbox, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", blocker), key=sandbox.api_key)
+    assert proc.returncode == 2, proc.stderr
+    assert "--output-dir" in proc.stderr and "Traceback" not in proc.stderr
+    assert summary(proc)["run"] == "refused"
+    assert sandbox.requests == []
+
+
+def test_empty_key_file_is_named(sandbox, tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("\n")
+    key_file.chmod(0o600)
+    proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", tmp_path / "out",
+                            "--api-key-file", key_file))
+    assert proc.returncode == 2 and f"--api-key-file {key_file} is empty" in proc.stderr
+
+
 def test_missing_key_exits_2(sandbox, tmp_path):
     proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", tmp_path), key=None)
     assert proc.returncode == 2 and "HARNESS_API_KEY" in proc.stderr
@@ -176,6 +195,8 @@ def test_refused_key_exits_3_quickly(sandbox, tmp_path):
     assert len(sandbox.requests) <= 9  # concurrency 8 + 1 at most, not 67
     s = summary(proc)
     assert s["run"] == "aborted" and s["ok"] == "0"
+    # Rows the run never sent are counted apart from rows the server failed.
+    assert int(s["unsent"]) == int(s["failed"]) > 0
 
 
 def test_header_only_file_gives_an_empty_report_with_the_full_schema(sandbox, tmp_path):

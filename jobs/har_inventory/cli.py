@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import stat
 import sys
 from pathlib import Path
@@ -152,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_discover_args(run, required=False)
     run.add_argument("--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)")
 
-    val = sub.add_parser("validate", help="read and validate INPUT; send nothing (same as run --dry-run)")
+    val = sub.add_parser("validate", help="read and validate INPUT; send nothing (same as run --dry-run)",
+                         description="Read and validate INPUT and print the counts (rows, valid, invalid by "
+                                     "reason, duplicates, distinct requests, estimated time at --rate); "
+                                     "send nothing. Exit 0 all rows valid, 1 some invalid, 2 file refused.")
     _add_input_args(val)
 
     disc = sub.add_parser("discover", help="list every image, tag and digest of a registry or space as an input CSV",
@@ -184,17 +188,36 @@ def _read_key(args: argparse.Namespace) -> str:
     else:
         key = os.environ.get(ENV_KEY, "").strip()
     if not key:
+        if args.api_key_file:
+            raise UsageError(f"--api-key-file {args.api_key_file} is empty")
         raise UsageError(f"no API key: set {ENV_KEY} or pass --api-key-file PATH")
     if any(c.isspace() for c in key) or not key.isprintable():
         raise UsageError("the API key contains spaces or control characters")
     return key
 
 
+def _empty_summary(state: str, rows: int = 0, requests: int = 0) -> str:
+    """The summary line of a run that never reached its reports (same fields as a finished run)."""
+    return (f"rows={rows} ok=0 not_found=0 forbidden=0 unauthorized=0 failed=0 unsent=0 invalid=0 "
+            f"requests={requests} retries=0 saved=0 elapsed=0.0s run={state}")
+
+
 def _refused_summary(msg: str) -> int:
     print(f"har-inventory: error: {msg}", file=sys.stderr)
-    print("rows=0 ok=0 not_found=0 forbidden=0 unauthorized=0 failed=0 invalid=0 "
-          "requests=0 retries=0 saved=0 elapsed=0.0s run=refused", file=sys.stderr)
+    print(_empty_summary("refused"), file=sys.stderr)
     return EXIT_USAGE
+
+
+def _check_output_dir(path: Path) -> None:
+    """Create `--output-dir` and prove it writable before anything is sent (exit 2 otherwise)."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".har-inventory-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--output-dir {path} is not a writable folder: {exc.strerror or exc}") from None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -233,9 +256,7 @@ def _discover(args: argparse.Namespace, cfg: FetchConfig, output: Path):
     found = disc.run_discovery(cfg, registry_ref=registry_ref, space=space, image_filter=args.image_filter,
                                tag_filter=args.tag_filter, include_untagged=args.include_untagged,
                                space_scope=args.space_scope)
-    for w in found.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    disc.write_discovered_csv(found, output)
+    disc.write_discovered_csv(found, output)  # its warnings are already logged, one line each
     log.info("discovered %d rows in %d registries, %d images (%d requests, %d warnings): %s",
              len(found.rows), found.registries, found.images, found.requests, len(found.warnings), output,
              extra={"event": "discovered", "rows": len(found.rows), "requests": found.requests})
@@ -250,6 +271,7 @@ def _discover_command(args: argparse.Namespace) -> int:
         found = _discover(args, cfg, args.output)
     except DiscoveryError as exc:
         print(f"har-inventory: discovery stopped: {exc}", file=sys.stderr)
+        print("rows=0 registries=0 images=0 requests=0 warnings=0 run=aborted", file=sys.stderr)
         return EXIT_ABORTED
     print(args.output)
     print(f"rows={len(found.rows)} registries={found.registries} images={found.images} "
@@ -273,6 +295,7 @@ def _run(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.retry_failed and not args.resume:
         raise UsageError("--retry-failed goes with --resume")
+    _check_output_dir(args.output_dir)
     cfg = _fetch_config(args)
     prior_requests = 0
     if args.discover:
@@ -286,7 +309,7 @@ def _run(args: argparse.Namespace) -> int:
             found = _discover(args, cfg, args.input)
         except DiscoveryError as exc:
             print(f"har-inventory: discovery stopped: {exc}", file=sys.stderr)
-            print("rows=0 run=aborted", file=sys.stderr)
+            print(_empty_summary("aborted"), file=sys.stderr)
             return EXIT_ABORTED
         print(args.input)
         prior_requests = found.requests
@@ -303,9 +326,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         outcome = run_job(opts, table=table, prior_requests=prior_requests)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         log.error("cannot write to %s: %s", args.output_dir, exc, extra={"event": "abort"})
-        print(f"rows={len(table.rows)} run=aborted", file=sys.stderr)
+        print(_empty_summary("aborted", rows=len(table.rows)), file=sys.stderr)
         return EXIT_ABORTED
     for path in outcome.paths:
         print(path)
@@ -333,3 +356,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ABORTED
+    except BrokenPipeError:  # `har-inventory validate x.csv | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -84,11 +84,14 @@ def file_sha256(path: Path) -> str:
 
 
 def summary_line(run: RunInfo) -> str:
-    """`rows=… ok=… not_found=… forbidden=… unauthorized=… failed=… invalid=… requests=… retries=…
+    """`rows=… ok=… not_found=… forbidden=… unauthorized=… failed=… unsent=… invalid=… requests=… retries=…
     saved=… elapsed=…s run=complete|interrupted|aborted`: the last line on stderr, for cron."""
     c = run.counts
     parts = [f"rows={run.input_rows}"]
-    parts += [f"{'invalid' if s == 'invalid_input' else s}={c.get(s, 0)}" for s in SUMMARY_STATUSES]
+    for s in SUMMARY_STATUSES:
+        parts.append(f"{'invalid' if s == 'invalid_input' else s}={c.get(s, 0)}")
+        if s == "failed":
+            parts.append(f"unsent={run.notes.get('rows_not_sent', 0)}")
     parts += [f"requests={run.requests}", f"retries={run.retries}", f"saved={run.duplicates_saved}",
               f"elapsed={run.elapsed_s or 0:.1f}s", f"run={run.state}"]
     return " ".join(parts)
@@ -235,6 +238,7 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests
         done = journal.done_keys(retry_failed=opts.retry_failed) if opts.resume else set()
         todo = [ref for ref in plan.unique if ref.key not in done]
         if opts.resume:
+            run.notes["resumed_requests_already_done"] = len(plan.unique) - len(todo)
             log.info("resume: %d of %d requests already done", len(plan.unique) - len(todo), len(plan.unique),
                      extra={"event": "resume", "done": len(plan.unique) - len(todo), "todo": len(todo)})
         unjournaled: dict[RequestKey, FetchResult] = {}
@@ -273,7 +277,7 @@ def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
     meta_keys = tuple(sorted(meta_kinds))  # every key has a kind (TEXT when only nulls)
     columns = schema.columns(meta_keys, meta_kinds)
     missing = f"not fetched: {aborted}" if aborted else "not fetched"
-    writers, counts = [], Counter()
+    writers, counts, unsent = [], Counter(), 0
     try:
         for chunk in _chunks(rows, CHUNK_ROWS):
             keys = {r.key for r in chunk if isinstance(r, ArtifactRef)}
@@ -287,9 +291,11 @@ def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
                     writers.append(open_writer(fmt, path, columns,
                                                **({"excel_row_limit": opts.excel_row_limit} if fmt == "xlsx" else {})))
             counts.update(frame["status"].astype(str).tolist())
+            unsent += int(frame["error"].astype(str).str.startswith("not fetched").sum())
             for w in writers:
                 w.write(frame)
         run.counts = {s: counts.get(s, 0) for s in SUMMARY_STATUSES}
+        run.notes["rows_not_sent"] = unsent  # counted in `failed`: the run stopped before sending them
         run.ended_at = datetime.now(timezone.utc)
         # XLSX first: its counters (cells truncated, …) go into the run information the others store.
         closed = {id(w): w.close(run) for w in sorted(writers, key=lambda w: not w.__class__.__name__.startswith("Xlsx"))}
