@@ -108,6 +108,16 @@ def test_missing_result_raises_or_becomes_failed():
     assert df.iloc[0]["status"] == "failed" and df.iloc[0]["error"] == "not fetched: run interrupted"
 
 
+def test_rows_never_sent_all_have_zero_attempts():
+    """A stopped run: a result the fetcher gave back unsent (attempts 0), a key never handed to it
+    (no result) and an invalid row all say 0, never NULL, in the same report."""
+    unsent = FetchResult(DIGEST_ROW.key, Status.FAILED, None, "not sent: run interrupted", 0, None)
+    invalid = InvalidRow(4, "artifact missing: the artifact cell is empty", {})
+    df = normalize([TAG_ROW, DIGEST_ROW, invalid], {DIGEST_ROW.key: unsent}, missing_error="not fetched: run interrupted")
+    assert df["attempts"].isna().sum() == 0
+    assert df["attempts"].tolist() == [0, 0, 0]
+
+
 @pytest.mark.parametrize("pushed", [None, {}, {"uid": "svc-ci"}, "jdoe", [1, 2]])
 def test_pushed_by_absent_null_partial_or_odd(pushed):
     data = dict(DIGEST_DATA, pushedBy=pushed)

@@ -36,9 +36,21 @@ def test_counts_are_nullable_int64_and_times_utc_ms():
         assert by[name].arrow_type == pa.timestamp("ms", tz="UTC")
         assert by[name].excel_header == f"{name} (UTC)"
     assert by["is_quarantined"].pandas_dtype == "boolean"
-    assert by["tags"].arrow_type == pa.list_(pa.string())
+    # what pyarrow writes to Parquet and reads back (the table prints this type)
+    assert str(by["tags"].arrow_type) == "list<element: string>"
     assert by["size_bytes"].number_format == "#,##0"
     assert all(c.description for c in schema.BASE_COLUMNS)
+
+
+def test_descriptions_say_what_valid_and_invalid_rows_hold():
+    by = {c.name: c.description for c in schema.BASE_COLUMNS}
+    for name in ("registry_ref", "artifact", "version", "digest"):
+        assert "as given in the input" not in by[name]
+        assert "invalid rows: the cell as read, trimmed" in by[name], name
+    assert "`/+`" in by["registry_ref"] and "`/+`" in by["artifact"]
+    assert "empty version becomes its digest" in by["version"] and "lower-case" in by["digest"]
+    assert "0 when never sent: invalid input or run stopped first" in by["attempts"]
+    assert schema.UNTAGGED in by["tags"] and "Parquet keeps `[]` vs null" in by["tags"]
 
 
 def test_metadata_column_names_are_safe_unique_and_sorted():

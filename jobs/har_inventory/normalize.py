@@ -215,7 +215,8 @@ def _response_part(result: FetchResult, meta_cols: Sequence[tuple[str, str]]) ->
 
 
 def _missing_part(error: str, n_meta: int) -> tuple:
-    return (str(Status.FAILED), None, error, None, None) + (None,) * (19 + n_meta)
+    """A row never sent (the run stopped first): `failed`, `attempts` 0 like invalid input."""
+    return (str(Status.FAILED), None, error, 0, None) + (None,) * (19 + n_meta)
 
 
 def _invalid_part(reason: str, n_meta: int) -> tuple:
@@ -272,7 +273,7 @@ def normalize(rows: Sequence[ArtifactRef | InvalidRow],
       values it had, `attempts` 0.
     - A row whose key is missing from `results`: `KeyError`, unless
       `missing_error` is given (e.g. "not fetched: run interrupted"): then
-      status `failed` with that error.
+      status `failed` with that error and `attempts` 0 (never sent).
 
     `metadata_keys` / `metadata_kinds` fix the `metadata_<key>` columns; pass
     them (computed once over the whole run) when calling per chunk, so every

@@ -5,14 +5,16 @@ order, followed by one `metadata_<key>` column per other top-level key of the
 response's free-form `metadata` object (API-NOTES §4), sorted by key.
 
 Each `Column` carries its pandas dtype (what `normalize.normalize` returns),
-its Arrow type (Parquet), its Excel number format and a one-line description
+its Arrow type (Parquet), its Excel cell type and number format (what the
+XLSX writer really writes; tests read them back) and a one-line description
 with units. `markdown_table()` renders the documentation the README's column
 table is checked against (`python -m har_inventory.schema` prints it).
 
 Types in brief: text is pandas' nullable `string` (missing = `<NA>`),
 integers are nullable `Int64` (never floats), booleans nullable `boolean`,
 times `datetime64[ms, UTC]` (Arrow `timestamp[ms, tz=UTC]`), `tags` a list
-of strings (object column of `list[str]` / None; Arrow `list<string>`).
+of strings (object column of `list[str]` / None; Arrow `list<element: string>`,
+the Parquet-compliant list that pyarrow writes and reads back).
 """
 
 from __future__ import annotations
@@ -33,13 +35,18 @@ LIST = "list"
 
 DATETIME_DTYPE = "datetime64[ms, UTC]"
 DATETIME_EXCEL_FORMAT = "yyyy-mm-dd hh:mm:ss"
+UNTAGGED = "(untagged)"  # XLSX/CSV cell for `tags == []` (a digest without tags), not for missing tags
 
 _PANDAS = {TEXT: "string", INT: "Int64", FLOAT: "Float64", BOOL: "boolean",
            TIMESTAMP: DATETIME_DTYPE, LIST: "object"}
 _ARROW = {TEXT: pa.string(), INT: pa.int64(), FLOAT: pa.float64(), BOOL: pa.bool_(),
-          TIMESTAMP: pa.timestamp("ms", tz="UTC"), LIST: pa.list_(pa.string())}
-_EXCEL = {TEXT: "@", INT: "0", FLOAT: "General", BOOL: "General",
-          TIMESTAMP: DATETIME_EXCEL_FORMAT, LIST: "@"}
+          TIMESTAMP: pa.timestamp("ms", tz="UTC"), LIST: pa.list_(pa.field("element", pa.string()))}
+# Excel number formats as the XLSX writer applies them. Text is written as
+# inline-string cells (the cell type keeps `1.10` or `-1` text), so it needs no `@`.
+_EXCEL = {TEXT: "General", INT: "General", FLOAT: "General", BOOL: "General",
+          TIMESTAMP: DATETIME_EXCEL_FORMAT, LIST: "General"}
+_EXCEL_CELL = {TEXT: "text", INT: "number", FLOAT: "number", BOOL: "TRUE/FALSE",
+               TIMESTAMP: "date", LIST: "text"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,11 @@ class Column:
         return self.excel_format or _EXCEL[self.kind]
 
     @property
+    def excel_cell(self) -> str:
+        """The XLSX cell type: text, number, date (a serial number with a date format) or TRUE/FALSE."""
+        return _EXCEL_CELL[self.kind]
+
+    @property
     def excel_header(self) -> str:
         """Header in the XLSX sheets: times say they are UTC."""
         return f"{self.name} (UTC)" if self.kind == TIMESTAMP else self.name
@@ -82,15 +94,23 @@ def _c(name: str, kind: str, description: str, excel_format: str | None = None) 
 
 BASE_COLUMNS: tuple[Column, ...] = (
     _c("line", INT, "1-based line number of the row in the input file"),
-    _c("registry_ref", TEXT, "Registry as given in the input, without a trailing `/+` (account/[org/[project/]]registry)"),
-    _c("artifact", TEXT, "Image name as given in the input (may contain `/`)"),
-    _c("version", TEXT, "Tag or digest as given in the input (kept as text)"),
-    _c("version_type", TEXT, "`TAG` or `DIGEST`: how the version was requested (API-NOTES §3)"),
-    _c("digest", TEXT, "Manifest digest as given in the input (`sha256:` + 64 hex)"),
+    _c("registry_ref", TEXT, "Registry (account/[org/[project/]]registry). Valid rows: the input's value "
+                             "(or `--registry-ref` when the cell is empty) without a trailing `/+`; "
+                             "invalid rows: the cell as read, trimmed"),
+    _c("artifact", TEXT, "Image name (may contain `/`). Valid rows: the input's value without a trailing `/+`; "
+                         "invalid rows: the cell as read, trimmed"),
+    _c("version", TEXT, "Tag or digest requested (kept as text). Valid rows: the input's value, except that a "
+                        "DIGEST row's empty version becomes its digest and a digest is written `sha256:` + "
+                        "lower-case hex; invalid rows: the cell as read, trimmed"),
+    _c("version_type", TEXT, "`TAG` or `DIGEST`: how the version was requested (API-NOTES §3). Valid rows: "
+                             "upper-cased, inferred from `version` when empty; invalid rows: the cell as read, trimmed"),
+    _c("digest", TEXT, "Manifest digest. Valid rows: `sha256:` + 64 lower-case hex (a bare or upper-case hex "
+                       "input is normalized to that); invalid rows: the cell as read, trimmed"),
     _c("status", TEXT, "Outcome: ok, not_found, forbidden, unauthorized, invalid_input or failed"),
     _c("http_status", INT, "Last HTTP status received for the request; empty when none came or none was sent"),
     _c("error", TEXT, "Why the row is not ok (readable reason); empty when ok"),
-    _c("attempts", INT, "HTTP requests made for this row's request (retries included); 0 for invalid input"),
+    _c("attempts", INT, "HTTP requests made for this row's request (retries included); "
+                        "0 when never sent: invalid input or run stopped first"),
     _c("fetched_at", TIMESTAMP, "When the final response (or failure) was received, UTC"),
     _c("image_name", TEXT, "`imageName` from the response"),
     _c("package_type", TEXT, "`packageType` from the response (e.g. DOCKER)"),
@@ -109,8 +129,9 @@ BASE_COLUMNS: tuple[Column, ...] = (
     _c("pushed_by_display_name", TEXT, "`pushedBy.display_name` (SaaS only)"),
     _c("pushed_by_email", TEXT, "`pushedBy.email` (SaaS only)"),
     _c("pushed_by_type", TEXT, "`pushedBy.type`: user, service or service_account (SaaS only)"),
-    _c("tags", LIST, "`metadata.tags`: tags of the digest (DIGEST mode); empty list = untagged; "
-                     "missing when the API sent none (usual in TAG mode). XLSX/CSV: joined with `, `"),
+    _c("tags", LIST, "`metadata.tags`: tags of the digest (DIGEST mode); empty list = untagged digest; "
+                     "missing when the API sent none (usual in TAG mode). XLSX/CSV: joined with `, `, "
+                     f"an empty list written `{UNTAGGED}`, missing tags an empty cell; Parquet keeps `[]` vs null"),
     _c("metadata_json", TEXT, "The whole `metadata` object as compact JSON with sorted keys (nothing lost)"),
 )
 
@@ -178,15 +199,15 @@ def base_column(name: str) -> Column | None:
 def markdown_table() -> str:
     """The column documentation as a Markdown table (README, `python -m har_inventory.schema`)."""
     lines = [
-        "| # | column | pandas dtype | Arrow type | Excel format | description |",
+        "| # | column | pandas dtype | Arrow type | Excel cell (number format) | description |",
         "|---|---|---|---|---|---|",
     ]
     for i, c in enumerate(BASE_COLUMNS, 1):
         lines.append(f"| {i} | `{c.name}` | `{c.pandas_dtype}` | `{c.arrow_type}` "
-                     f"| `{c.number_format}` | {c.description} |")
+                     f"| {c.excel_cell} (`{c.number_format}`) | {c.description} |")
     lines.append(
         f"| {len(BASE_COLUMNS) + 1}… | `metadata_<key>` | `string`, `Int64`, `Float64` or `boolean` "
-        "| `string`, `int64`, `double` or `bool` | `@` or `General` "
+        "| `string`, `int64`, `double` or `bool` | text, number or TRUE/FALSE (`General`) "
         "| One per other top-level `metadata` key, sorted by key; name made snake_case "
         "([a-z0-9_]) and unique (`_2`, `_3`…). Keeps the JSON type when every row agrees "
         "(ints and floats together: float), else text; nested values as compact JSON text |"

@@ -12,8 +12,10 @@ from datetime import datetime
 import pytest
 from openpyxl import load_workbook
 
+from har_inventory import schema
 from har_inventory.reports import open_writer
 from har_inventory.reports.xlsx_cells import MAX_CELL_CHARS, TRUNCATION_MARK
+from har_inventory.reports.xlsx_summary import ROWS_PER_PAGE
 
 
 @pytest.fixture
@@ -69,7 +71,58 @@ def test_inventory_values_types_and_marks(book, sample):
     long = quarantined["metadata_org_opencontainers_image_source"].value
     assert long.endswith(TRUNCATION_MARK) and len(long) == MAX_CELL_CHARS
     assert quarantined["metadata_json"].value.endswith(TRUNCATION_MARK)
-    assert first["tags"].value is None and digestless["tags"].value is None  # no tags / empty list
+    # no tag information (TAG mode) stays empty; an untagged digest (tags == []) says so
+    assert first["tags"].value is None and digestless["tags"].value == "(untagged)"
+
+
+def test_cells_have_the_type_and_number_format_the_schema_documents(tmp_path, sample, columns, run):
+    """The README's column table (schema.py) says what Excel shows: check it against the file."""
+    frame = sample[2].copy()
+    for name in ("pull_command", "pull_command_by_digest", "pushed_by_email", "pushed_by_type"):
+        frame[name] = frame[name].fillna("x")  # every column has a value somewhere
+    w = open_writer("xlsx", tmp_path / "r.xlsx", columns)
+    w.write(frame)
+    wb = load_workbook(w.close(run))
+    cell_types = {"text": {"s"}, "number": {"n"}, "date": {"d", "n"}, "TRUE/FALSE": {"b"}}
+    for title in ("Inventory", "Errors"):
+        header, rows = _rows(wb[title])
+        for name in header:
+            col = schema.base_column(name.removesuffix(" (UTC)"))
+            if col is None:  # metadata_*: General, whatever the kind
+                assert {r[name].number_format for r in rows} == {"General"}, name
+                continue
+            cells = [r[name] for r in rows if r[name].value is not None]
+            assert cells, f"{title}!{name} has no value in the sample"
+            assert {c.number_format for c in cells} == {col.number_format}, f"{title}!{name}"
+            assert {c.data_type for c in cells} <= cell_types[col.excel_cell], f"{title}!{name}"
+
+
+def test_print_setup_landscape_one_page_wide_header_repeated(book):
+    _, wb, _ = book
+    for ws in [wb["Inventory"], wb["Errors"], wb["Run"]]:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage is True, ws.title
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title  # the header row on every printed page
+    # print areas end at the last column: a long value overflowing to the right is not printed
+    last = wb["Inventory"].cell(1, wb["Inventory"].max_column).column_letter
+    assert wb["Inventory"].print_area == f"'Inventory'!$A$1:${last}$9"
+    assert wb["Errors"].print_area == "'Errors'!$A$1:$K$5"
+    summary = wb["Summary"]
+    assert summary.page_setup.orientation == "landscape"
+
+
+def test_summary_charts_never_cross_a_page_break(book):
+    _, wb, _ = book
+    ws = wb["Summary"]
+    breaks = [b.id for b in ws.row_breaks.brk]
+    assert breaks and breaks == list(range(ROWS_PER_PAGE, ROWS_PER_PAGE * (len(breaks) + 1), ROWS_PER_PAGE))
+    assert (ws.sheet_format.defaultRowHeight, ws.sheet_format.customHeight) == (15, True)
+    assert len(ws._charts) == 3
+    for chart in ws._charts:
+        top, bottom = chart.anchor._from.row + 1, chart.anchor.to.row  # 1-based rows covered
+        assert (top - 1) // ROWS_PER_PAGE == (bottom - 1) // ROWS_PER_PAGE, (top, bottom)
+        assert chart.anchor._from.col == 5 and chart.anchor.to.col == 6  # column F, right of the tables
 
 
 def test_errors_sheet_lists_rows_not_ok(book):
@@ -149,3 +202,24 @@ def test_libreoffice_reads_the_same_values(book, tmp_path):
     assert rows["2"]["created_at (UTC)"].startswith("2024-06-10 06:33:54")
     assert rows["2"]["digest"] == "sha256:" + "0" * 64 and rows["2"]["version"] == "1.0"
     assert rows["4"]["size"] == "#N/A" and rows["3"]["metadata_note"] == "-1"
+
+
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+@pytest.mark.skipif(SOFFICE is None or PDFTOTEXT is None, reason="LibreOffice (soffice) or pdftotext is not installed")
+def test_libreoffice_prints_charts_beside_the_tables_and_sheets_one_page_wide(book, tmp_path):
+    path, _, _ = book
+    subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    text = subprocess.run([PDFTOTEXT, "-layout", str(tmp_path / "pdf" / "r.pdf"), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    footers = [next(line.strip() for line in reversed(p.splitlines()) if line.strip()) for p in pages]
+    sheets = [f.split(":")[0] for f in footers]
+    # 8 rows: every sheet fits one page wide, so one page each (the Summary's 3 charts need 2)
+    assert sheets == ["Summary", "Summary", "Inventory", "Errors", "Run"], footers
+    assert pages[0].count("Rows by status") == 2  # the table and, on the same page, its chart
+    assert "Versions pushed per month" in pages[0] + pages[1]
+    assert pages[3].lstrip().startswith("line") and "not_found" in pages[3]

@@ -1,16 +1,20 @@
 """What every report writer shares: the streaming interface and the atomic publish.
 
-A writer is opened on its final path, receives normalized chunks in input
-order (`write`), and `close(run)` finishes the file under a temporary name
-in the same directory, then links it into place without ever replacing an
-existing file. `abort()` removes the temporary file. A report on disk is
-therefore always complete.
+A writer is opened on its preferred path, receives normalized chunks in
+input order (`write`), and `close(run)` finishes the file under a temporary
+name in the same directory, then links it into place without ever replacing
+an existing file: when the name is taken by then (another run started in the
+same second with the same output directory), the next free `-2`, `-3`, …
+name is used, and `close` returns the path actually written. `abort()`
+removes the temporary file. A report on disk is therefore always complete.
 """
 
 from __future__ import annotations
 
 import abc
+import errno
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +25,10 @@ from .. import schema
 from ..records import RunInfo
 
 _DTYPE_KINDS = {"Int64": schema.INT, "Float64": schema.FLOAT, "boolean": schema.BOOL}
+_NUMBERED_RE = re.compile(r"(?P<base>.+)-(?P<n>[2-9]|[1-9][0-9]+)")
+MAX_SUFFIX = 10_000  # names tried before giving up (FileExistsError)
+# First characters that make Excel/LibreOffice/Sheets read text as a formula (OWASP CSV Injection).
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 
 
 def resolve_columns(columns: Sequence[str | schema.Column]) -> list[schema.Column | str]:
@@ -44,42 +52,77 @@ def kind_of_dtype(dtype: object) -> str:
     return _DTYPE_KINDS.get(str(dtype), schema.TEXT)
 
 
-def publish(tmp: Path, target: Path) -> Path:
-    """Move the finished `tmp` to `target` without replacing an existing file.
+def numbered(path: Path, n: int) -> Path:
+    """`dir/stem.ext` -> `dir/stem-<n>.ext` (n ≥ 2); n = 1 gives `path` itself."""
+    path = Path(path)
+    return path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
 
-    Hard link + unlink, so a file that appeared meanwhile is never clobbered
-    (FileExistsError, `tmp` removed). On file systems without hard links,
-    an existence check then `os.replace`.
+
+def candidates(path: Path):
+    """The names a report may take, in order: `path`, then the next numbered ones.
+
+    `r.csv` -> `r.csv`, `r-2.csv`, `r-3.csv`, …; a path that already ends in
+    `-<n>` (n ≥ 2, as `report_path` makes them) goes on from there:
+    `r-2.csv` -> `r-2.csv`, `r-3.csv`, … At most MAX_SUFFIX names.
     """
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        tmp.unlink(missing_ok=True)
-        raise FileExistsError(f"report already exists, not overwritten: {target}") from None
-    except OSError:
-        if target.exists():
-            tmp.unlink(missing_ok=True)
-            raise FileExistsError(f"report already exists, not overwritten: {target}") from None
-        os.replace(tmp, target)
-        return target
-    tmp.unlink()
-    return target
+    path = Path(path)
+    m = _NUMBERED_RE.fullmatch(path.stem)
+    base, first = (path.with_name(m["base"] + path.suffix), int(m["n"])) if m else (path, 1)
+    for n in range(first, first + MAX_SUFFIX):
+        yield numbered(base, n)
+
+
+def publish(tmp: Path, target: Path) -> Path:
+    """Move the finished `tmp` to `target`, or to the next free `-2`, `-3`, … name
+    (`candidates`); returns the path written. Never replaces an existing file.
+
+    Each name is claimed atomically: `os.link` (hard link, then `tmp` is
+    unlinked) fails with EEXIST when the name is taken, and the next is tried,
+    so concurrent runs publishing into one directory each get their own name.
+    On file systems without hard links the name is claimed by creating it
+    with O_CREAT|O_EXCL, then `os.replace` puts the report over that claim.
+    Raises FileExistsError (tmp removed) when MAX_SUFFIX names are all taken;
+    other OSErrors propagate.
+    """
+    tmp = Path(tmp)
+    hard_links = True
+    for path in candidates(target):
+        if hard_links:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
+                hard_links = False
+            else:
+                tmp.unlink()
+                return path
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            continue
+        os.replace(tmp, path)
+        return path
+    tmp.unlink(missing_ok=True)
+    raise FileExistsError(f"no free report name after {MAX_SUFFIX} tries: {target}")
 
 
 class ReportWriter(abc.ABC):
     """Streaming report writer (see module doc).
 
     `columns` is the full column list (base + `metadata_*`), as names or
-    `schema.Column`s. Raises FileExistsError at construction when `path`
-    exists. Usable as a context manager: an exception inside aborts.
+    `schema.Column`s. `path` is the preferred name: `close` publishes there,
+    or under the next free `-2`, `-3`, … name when it is taken by then
+    (`publish`), and sets `self.path` to the name written. Usable as a
+    context manager: an exception inside aborts.
     """
 
     extension: str = ""
 
     def __init__(self, path: Path, columns: Sequence[str | schema.Column]) -> None:
         self.path = Path(path)
-        if self.path.exists():
-            raise FileExistsError(f"report already exists, not overwritten: {self.path}")
         self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
         self._columns = resolve_columns(columns)
         self.names = [c.name if isinstance(c, schema.Column) else c for c in self._columns]
@@ -121,14 +164,16 @@ class ReportWriter(abc.ABC):
         self.rows_written += len(frame)
 
     def close(self, run: RunInfo) -> Path:
-        """Finish the file and move it into place; returns the report's path.
+        """Finish the file and move it into place; returns the report's path (`self.path`,
+        or the next free `-2`, `-3`, … name when that was taken meanwhile: `publish`).
         Writers may add counters to `run.notes`. On failure the temp file is removed."""
         if self._done:
             raise ValueError("writer is closed")
         try:
             self._finish(run)
             self._done = True
-            return publish(self.tmp_path, self.path)
+            self.path = publish(self.tmp_path, self.path)
+            return self.path
         except BaseException:
             self.abort()
             raise

@@ -1,7 +1,8 @@
 """Parquet report: one zstd row group per chunk, explicit Arrow schema from `schema.py`.
 
 Types: text `string`, counts `int64`, `is_quarantined` `bool`, times
-`timestamp[ms, tz=UTC]`, `tags` `list<string>`; each field carries its
+`timestamp[ms, tz=UTC]`, `tags` `list<element: string>` (an untagged digest
+`[]`, no tag information null); each field carries its
 description in the field metadata (`description`). The run (`RunInfo.as_dict()`)
 is stored as JSON in the file's key-value metadata under `har_inventory.run`,
 added to the footer at close (`ParquetWriter.add_key_value_metadata`).

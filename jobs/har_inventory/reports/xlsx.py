@@ -10,10 +10,16 @@ Sheets, in order:
   to the first 1,000 rows (bounded), times as real dates in UTC (`(UTC)` in
   the header), `size_bytes`/`downloads_count` as `#,##0` numbers, `url` a
   real hyperlink (the first 65,530 per sheet: Excel's limit), quarantined
-  rows filled.
+  rows filled, `tags` joined with `, ` (`(untagged)` for an empty list, empty
+  when the API sent no tags). Cell types and number formats: as `schema.py`
+  documents them (checked by the tests).
 - `Errors`, `Errors (2)`, …: the rows not ok (line, key columns, status,
   http_status, error, attempts, fetched_at).
 - `Run`: what the run was (`RunInfo`) and what Excel's limits changed.
+Printing (`xlsx_cells.setup_print`): every sheet landscape with a
+`sheet: page N of M` footer; Inventory, Errors and Run fit to one page wide
+with their header row repeated on each page; Summary at a fixed zoom with
+its charts kept inside printed pages (`xlsx_summary`).
 Cell rules (text safety, 32,767-character cut, control characters): see
 `xlsx_cells.py`. No formula cell is ever written.
 """
@@ -32,7 +38,7 @@ from .. import schema
 from ..records import RunInfo, Status
 from .base import ReportWriter
 from .summary import SummaryAccumulator
-from .xlsx_cells import MAX_HYPERLINKS_PER_SHEET, CellMaker, XCell, stream_rows
+from .xlsx_cells import MAX_HYPERLINKS_PER_SHEET, CellMaker, XCell, setup_print, stream_rows
 from .xlsx_summary import write_run_sheet, write_summary_sheet
 
 SHEET_ROW_LIMIT = 1_048_575  # Excel: 1,048,576 rows a sheet, one is the header
@@ -66,6 +72,7 @@ class _SheetSeries:
         n = len(self.sheets) + 1
         ws = self.wb.create_sheet(sheet_title(self.title if n == 1 else f"{self.title} ({n})"))
         ws.freeze_panes = "A2"
+        setup_print(ws)  # landscape, one page wide, header row on every printed page
         self.sheets.append(ws)
         self._rows = self._links = 0
         self._headed = False
@@ -90,7 +97,7 @@ class _SheetSeries:
             if col.kind == schema.TIMESTAMP:
                 w = 19
             elif col.kind == schema.LIST:
-                w = max((len(", ".join(v)) for v in s if isinstance(v, list)), default=0)
+                w = max((len(", ".join(v) or schema.UNTAGGED) for v in s if isinstance(v, list)), default=0)
             elif col.kind == schema.TEXT:
                 w = int(s.str.len().max(skipna=True) or 0) if s.notna().any() else 0
             else:
@@ -117,13 +124,15 @@ class _SheetSeries:
             self._rows += 1
 
     def finish(self) -> None:
-        """Header on an empty series; autofilter over each sheet's rows."""
+        """Header on an empty series; autofilter and print area over each sheet's rows
+        (the print area keeps long text overflowing past the last column off the pages)."""
         if not self._headed:
             self._head()
         last = get_column_letter(len(self.columns))
         for i, ws in enumerate(self.sheets):
             rows = self.limit if i < len(self.sheets) - 1 else self._rows
             ws.auto_filter.ref = f"A1:{last}{rows + 1}"
+            ws.print_area = f"A1:{last}{rows + 1}"
 
 
 class XlsxWriter(ReportWriter):

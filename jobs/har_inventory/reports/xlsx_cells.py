@@ -37,14 +37,16 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.page import PageMargins
 
 from .. import schema
+from .base import FORMULA_TRIGGERS
 
 MAX_CELL_CHARS = 32_767  # Excel: total characters a cell can contain
 TRUNCATION_MARK = "…[truncated]"
 MAX_HYPERLINKS_PER_SHEET = 65_530  # Excel: hyperlinks in a worksheet
 MAX_URL_CHARS = 2_079  # Excel: hyperlink address length
-RISKY_FIRST = frozenset("=+-@\t\r")
+RISKY_FIRST = FORMULA_TRIGGERS
 ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"  # the same set, for pyarrow (RE2)
 _EXCEL_EPOCH_MS = np.int64(-2_209_161_600_000)  # 1899-12-30T00:00Z: Excel serial 0 (1900 system)
@@ -151,16 +153,17 @@ class CellMaker:
         return value
 
     def column(self, series: pd.Series, col: schema.Column) -> list:
-        """One normalized column -> list of cell values (None = empty)."""
+        """One normalized column -> list of cell values (None = empty), each with
+        `col.number_format` (plain values are General cells)."""
         kind = col.kind
         if kind == schema.TEXT:
             values = series.tolist()
             flagged = series.str.contains(_ILLEGAL_RE2, regex=True).fillna(False).to_numpy(dtype=bool)
             text = self.text
             return [None if v is None or v is pd.NA else text(v, f) for v, f in zip(values, flagged)]
-        if kind == schema.LIST:
+        if kind == schema.LIST:  # [] (an untagged digest) is not the same as no tag information
             text = self.text
-            return [text(", ".join(map(str, v))) if isinstance(v, list) and v else None
+            return [(text(", ".join(map(str, v))) if v else schema.UNTAGGED) if isinstance(v, list) else None
                     for v in series.tolist()]
         if kind == schema.TIMESTAMP:
             ms = series.astype(schema.DATETIME_DTYPE).array.asi8
@@ -172,7 +175,7 @@ class CellMaker:
             return [float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
                     for v in series.tolist()]
         values = [None if v is None or v is pd.NA else v for v in series.tolist()]
-        if kind == schema.INT and col.number_format not in ("General", "0"):
+        if kind == schema.INT and col.number_format != "General":
             key = StyleKey(col.number_format)
             return [None if v is None else XCell(v, "n", key) for v in values]
         return values
@@ -202,6 +205,29 @@ class CellMaker:
         c.style = c.style._replace(link=True)
         c.link = target
         return c
+
+
+def setup_print(ws: Any, *, title_rows: str | None = "1:1", scale: int | None = None) -> None:
+    """Print setup of a write-only sheet, for auditors who print the report.
+
+    Landscape, margins 0.5 in left/right and 0.6 in top/bottom, footer
+    `<sheet>: page N of M`. With `scale` None: fit to one page wide, as many
+    pages tall as needed (fitToWidth=1, fitToHeight=0); else that fixed zoom
+    (percent). `title_rows` (e.g. `"1:1"`, the header) repeats at the top of
+    every printed page. Paper size is left to the printer (A4 or Letter).
+    Call before `stream_rows`: fitToPage is written with the sheet's top.
+    """
+    ws.page_setup.orientation = "landscape"
+    ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.6, bottom=0.6, header=0.3, footer=0.3)
+    if scale is None:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+    else:
+        ws.page_setup.scale = scale
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.oddFooter.center.text = "&A: page &P of &N"
 
 
 _ESCAPES = {"\r": "&#13;"}  # a raw CR would become LF when the row is parsed
