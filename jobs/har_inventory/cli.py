@@ -295,8 +295,8 @@ def _run(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.retry_failed and not args.resume:
         raise UsageError("--retry-failed goes with --resume")
-    _check_output_dir(args.output_dir)
     cfg = _fetch_config(args)
+    _check_output_dir(args.output_dir)
     prior_requests = 0
     if args.discover:
         from datetime import datetime, timezone

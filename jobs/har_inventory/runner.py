@@ -231,9 +231,7 @@ def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests
              extra={"event": "run_start", "rows": len(table.rows), "requests_planned": len(plan.unique),
                     "options": run.options})
 
-    # Results belong to this input *and* this server: resuming against another base URL starts over.
-    journal_id = hashlib.sha256(f"{sha}\n{opts.fetch.base_url}".encode()).hexdigest()
-    journal = Journal.in_dir(opts.output_dir, journal_id, resume=opts.resume)
+    journal = Journal.in_dir(opts.output_dir, sha, resume=opts.resume)
     try:
         done = journal.done_keys(retry_failed=opts.retry_failed) if opts.resume else set()
         todo = [ref for ref in plan.unique if ref.key not in done]
