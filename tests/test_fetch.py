@@ -158,3 +158,67 @@ def test_base_url_check_refuses_clear_text_key_to_remote_hosts(url, ok):
     assert check_base_url("http://10.1.2.3/x", allow_insecure_http=True) == "http://10.1.2.3/x"
     with pytest.raises(InsecureURLError):
         check_base_url("http://10.1.2.3/x")
+
+
+def test_retries_are_numbered_and_logged_from_the_first_attempt(make_sandbox, caplog):
+    probe = make_sandbox()
+    refs = refs_from(probe.dataset, 2)
+    sb = make_sandbox(faults=f"script:{refs[0].digest}=503,503,200")
+    with caplog.at_level(logging.INFO, logger="har_inventory.fetch"):
+        results, stats = fetch(config(sb), refs[:1])
+    assert results[refs[0].key][0].attempts == 3 and stats.retries == 2
+    retries = [r for r in caplog.records if getattr(r, "event", None) == "retry"]
+    assert [r.attempt for r in retries] == [1, 2]
+    assert all(r.reason.startswith("HTTP 503") for r in retries)
+
+
+async def _forwarding_proxy(seen: list[str]) -> asyncio.AbstractServer:
+    """A minimal HTTP forward proxy on loopback: records each request target, relays to the origin."""
+    import yarl
+
+    async def handle(reader, writer):
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            line, *headers = head.split("\r\n")
+            method, target, version = line.split(" ")
+            seen.append(target)
+            url = yarl.URL(target, encoded=True)
+            up_reader, up_writer = await asyncio.open_connection(url.host, url.port)
+            kept = [h for h in headers if h and not h.lower().startswith(("connection:", "proxy-"))]
+            up_writer.write(f"{method} {url.raw_path_qs} {version}\r\n".encode("latin-1")
+                            + "\r\n".join(kept + ["Connection: close", "", ""]).encode("latin-1"))
+            writer.write(await up_reader.read())  # the origin closes after its answer
+            await writer.drain()
+            up_writer.close()
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+def test_requests_go_through_the_proxy_of_the_environment_unless_no_proxy_exempts_the_host(
+        sandbox, monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    refs = refs_from(sandbox.dataset, 5)
+    seen: list[str] = []
+
+    async def go():
+        proxy = await _forwarding_proxy(seen)
+        async with proxy:
+            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.sockets[0].getsockname()[1]}")
+            results = {}
+            await Fetcher(config(sandbox)).run(refs, lambda r, final: results.__setitem__(r.key, r))
+            through_proxy = list(seen)
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+            await Fetcher(config(sandbox)).run(refs, lambda r, final: results.__setitem__(r.key, r))
+            return results, through_proxy
+
+    results, through_proxy = asyncio.run(go())
+    assert {r.status for r in results.values()} == {Status.OK}
+    # Through the proxy: one absolute-form request per row, to the registry's URL.
+    assert len(through_proxy) == 5
+    assert all(t.startswith(sandbox.base_url + "/registry/") for t in through_proxy)
+    # With NO_PROXY naming the host, the second run went straight to the sandbox.
+    assert seen == through_proxy and len(sandbox.requests) == 10

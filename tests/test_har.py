@@ -1,8 +1,10 @@
 """The HAR protocol rules (API-NOTES §1-§6), checked with literals: no network."""
 
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, strategies as st
 
 from har_inventory import har
 
@@ -137,3 +139,11 @@ def test_error_message_never_raises_and_is_short():
     assert len(har.error_message(b"x" * 5000)) == 200
     assert har.error_message(b"\xff\xfe junk") != ""
     assert har.error_message(b'{"code":"500"}') == "500"
+
+
+
+@given(digest=st.one_of(st.just(D), st.text(max_size=80)),
+       version_type=st.one_of(st.sampled_from(["TAG", "DIGEST"]), st.text(max_size=20)))
+def test_details_query_is_encoded_exactly_as_urlencode_does(digest, version_type):
+    url = har.details_url(BASE, "acc/reg", "web", "v1", digest, version_type)
+    assert url.split("?", 1)[1] == urlencode(har.details_query(digest, version_type))

@@ -59,3 +59,51 @@ def test_group_commit_makes_results_visible_to_another_connection(tmp_path):
     assert reader.count() == 3
     j.close()
     reader.close()
+
+
+def test_a_journal_written_with_the_old_without_rowid_layout_resumes(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "j.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE results (input_sha256 TEXT NOT NULL, request_key TEXT NOT NULL, status TEXT NOT NULL,
+            http_status INTEGER, error TEXT, attempts INTEGER NOT NULL, fetched_at_ms INTEGER NOT NULL,
+            data_json TEXT, metadata_keys TEXT, PRIMARY KEY (input_sha256, request_key)) WITHOUT ROWID;
+    """)
+    old.execute("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?)",
+                ("sha-a", "\x1f".join(key("1")), "ok", 200, None, 1, int(NOW.timestamp() * 1000),
+                 '{"imageName":"team/web","version":"1","size":"1.00KB"}', None))
+    old.commit()
+    old.close()
+    j = Journal(path, "sha-a", resume=True)
+    assert j.done_keys() == {key("1")}
+    j.record(ok("2"))
+    j.close()
+    j = Journal(path, "sha-a", resume=True)
+    got = j.lookup([key("1"), key("2")])
+    assert got[key("1")] == ok("1") and got[key("2")] == ok("2")
+    j.close()
+
+
+def test_results_read_back_in_the_same_run_equal_those_read_from_the_file(tmp_path):
+    at = datetime(2026, 11, 29, 12, 0, 0, 123456, tzinfo=timezone.utc)  # microseconds: the file keeps ms
+    results = [FetchResult(key(str(i)), Status.OK, 200, None, 1, at, {"version": str(i), "metadata": {"a": i}})
+               for i in range(5)]
+    results.append(FetchResult(key("tags-only"), Status.OK, 200, None, 1, at, {"metadata": {"tags": ["x"]}}))
+    results.append(FetchResult(key("gone"), Status.NOT_FOUND, 404, "no such version", 1, at))
+    keys = [r.key for r in results]
+    for cache_rows in (3, 10_000):  # the last 3 in memory (the rest from the file), or all of them
+        j = Journal(tmp_path / "j.sqlite3", "sha-a", resume=False, cache_rows=cache_rows)
+        for r in results:
+            j.record(r)
+        j.flush()
+        same_run, same_run_meta = j.lookup(keys), list(j.results_with_metadata())
+        j.close()
+        j = Journal(tmp_path / "j.sqlite3", "sha-a", resume=True)
+        from_file, from_file_meta = j.lookup(keys), list(j.results_with_metadata())
+        j.close()
+        assert same_run == from_file and len(same_run) == 7
+        assert same_run[key("4")].fetched_at == NOW  # whole milliseconds, as in the file
+        assert sorted(same_run_meta, key=lambda r: r.key) == sorted(from_file_meta, key=lambda r: r.key)
+        assert {r.key.version for r in same_run_meta} == {"0", "1", "2", "3", "4"}  # not "tags-only"

@@ -81,3 +81,46 @@ def test_the_pace_has_a_floor():
 def test_rejects_non_positive_rate():
     with pytest.raises(ValueError):
         Pacer(0)
+
+
+def test_late_wake_ups_do_not_slow_the_pace_down():
+    clock = Clock()
+    pacer = Pacer(50.0, clock=clock)
+    start = clock.now
+    sent = []
+    for _ in range(500):  # one caller after the other, each waking 5 ms after its slot
+        delay, _ = pacer.reserve()
+        clock.now += delay + 0.005
+        sent.append(clock.now)
+    # 500 requests at 50/s span 499 intervals (+ the last wake-up's lateness), not 499 x (20 + 5) ms.
+    assert sent[-1] - start == pytest.approx(499 / 50 + 0.005)
+    assert min(b - a for a, b in zip(sent, sent[1:])) >= 0.02 - 1e-9
+
+
+def test_idle_time_is_not_caught_up_later():
+    clock = Clock()
+    pacer = Pacer(10.0, clock=clock)
+    pacer.reserve()
+    clock.now += 30.0  # nothing to send for half a minute
+    delays = [pacer.reserve()[0] for _ in range(4)]  # four callers at once
+    assert delays == pytest.approx([0.0, 0.1, 0.2, 0.3])  # one at a time, never a burst
+
+
+def test_a_slow_down_moves_the_slots_already_reserved():
+    clock = Clock()
+    pacer = Pacer(10.0, clock=clock)
+    reserved = [pacer.reserve() for _ in range(4)]  # slots now, +0.1, +0.2, +0.3 s
+    assert pacer.throttled(reserved[0][1])
+    assert pacer.rate == pytest.approx(5.0)
+    assert not any(pacer.current(ticket) for _, ticket in reserved)  # all must reserve again
+    delays = [pacer.reserve()[0] for _ in range(3)]
+    assert delays == pytest.approx([0.2, 0.4, 0.6])  # at the new pace, one interval after the cut
+
+
+def test_at_the_floor_further_429s_keep_the_slots_reserved():
+    clock = Clock()
+    pacer = Pacer(MIN_RATE, clock=clock)
+    delay, ticket = pacer.reserve()
+    clock.now += 1.0
+    pacer.throttled(ticket)  # cannot go lower: the pace stays, so do the reservations
+    assert pacer.rate == pytest.approx(MIN_RATE) and pacer.current(ticket)

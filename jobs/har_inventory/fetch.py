@@ -8,21 +8,24 @@ waits and counts. Failures are values: nothing a server does escapes a worker.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Awaitable, Callable, Iterable
-from urllib.parse import urlsplit
+from typing import Awaitable, Callable, Iterable, Iterator
 
 import aiohttp
 import yarl
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_random_exponential
 
-from har_inventory import __version__, har
+from har_inventory import har
 from har_inventory.pacing import Pacer
 from har_inventory.records import ArtifactRef, FetchResult, Status
+from har_inventory.transport import (EnvProxy, InsecureURLError, ProxySetting, check_base_url, new_session,
+                                     transport_message)
+
+__all__ = ["Aborted", "FetchConfig", "FetchStats", "Fetcher", "InsecureURLError", "THROTTLE_BUDGET",
+           "check_base_url"]
 
 log = logging.getLogger(__name__)
 
@@ -36,39 +39,6 @@ _OUTCOME_STATUS = {
     har.Outcome.BAD_REQUEST: Status.FAILED,
     har.Outcome.RETRY: Status.FAILED,
 }
-
-
-class InsecureURLError(ValueError):
-    """The API key would be sent in clear text to a host that is not loopback."""
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
-    """Validate `--base-url`: http(s) with a host; plain http only to loopback.
-
-    Returns the URL without a trailing slash. Raises `ValueError` (bad URL) or
-    `InsecureURLError` (http:// to a non-loopback host without
-    `--allow-insecure-http`: the key would travel in clear text).
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base URL {base_url!r} is not an http(s) URL with a host")
-    if parts.query or parts.fragment:
-        raise ValueError(f"base URL {base_url!r} must not have a query or fragment")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise InsecureURLError(
-            f"refusing to send the API key over plain http to {parts.hostname}; "
-            "use https, or pass --allow-insecure-http"
-        )
-    return base_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -133,9 +103,9 @@ class Fetcher:
     Use `await Fetcher(config).run(refs, on_result)`. `on_result(result,
     final)` is called once per ref as it finishes, in completion order;
     `final` as in `fetch_row`. At most `concurrency` requests are in flight;
-    refs are pulled lazily through a bounded queue. `stop(reason)` asks the
-    run to stop taking new rows: in-flight requests finish, backoff waits
-    and paced waits end at once.
+    each worker pulls the next ref from `refs` when it is free (lazily).
+    `stop(reason)` asks the run to stop taking new rows: in-flight requests
+    finish, backoff waits and paced waits end at once.
     """
 
     def __init__(self, config: FetchConfig, *, session_factory: Callable[[], aiohttp.ClientSession] | None = None):
@@ -143,9 +113,10 @@ class Fetcher:
         self.stats = FetchStats()
         self._pacer = Pacer(config.rate, on_change=self._pace_changed)
         self._stopping: str | None = None
-        self._stop_event = asyncio.Event()  # set by stop(): wakes paced waits and backoff sleeps
+        self._sleepers: set[asyncio.Future] = set()  # paced waits and backoff sleeps: stop() wakes them
         self._last_response = time.monotonic()
         self._session_factory = session_factory
+        self._proxy = EnvProxy(config.base_url)
 
     # -- control
 
@@ -153,7 +124,8 @@ class Fetcher:
         """Stop taking new rows; in-flight rows finish (or end early between retries)."""
         if self._stopping is None:
             self._stopping = reason
-            self._stop_event.set()
+            for waker in self._sleepers:
+                _wake(waker)
 
     @property
     def stopping(self) -> str | None:
@@ -174,29 +146,20 @@ class Fetcher:
         once (the second Ctrl-C); an exception from `on_result` does the same
         and propagates.
         """
-        queue: asyncio.Queue[ArtifactRef | None] = asyncio.Queue(maxsize=self.config.concurrency * 2)
+        todo = iter(refs)
         try:
             async with self.open_session() as session, asyncio.TaskGroup() as group:
                 for _ in range(self.config.concurrency):
-                    group.create_task(self._worker(session, queue, on_result))
-                for ref in refs:
-                    if self._stopping:
-                        break
-                    await queue.put(ref)
-                for _ in range(self.config.concurrency):
-                    await queue.put(None)
+                    group.create_task(self._worker(session, todo, on_result))
         except BaseExceptionGroup as group_error:  # a worker failed (e.g. the journal's disk): its error
             raise group_error.exceptions[0] from None
         self.stats.aborted = self._stopping
         return self.stats
 
-    async def _worker(self, session, queue, on_result) -> None:
-        while True:
-            ref = await queue.get()
-            if ref is None:
-                return
+    async def _worker(self, session, todo: Iterator[ArtifactRef], on_result) -> None:
+        for ref in todo:  # workers share one iterator: each takes the next ref when free
             if self._stopping:
-                continue  # drain: rows not started stay unfetched
+                return  # rows not started stay unfetched
             result, final = await self.fetch_row(session, ref)
             maybe = on_result(result, final)
             if asyncio.iscoroutine(maybe):
@@ -241,16 +204,14 @@ class Fetcher:
         return last.decoded, _error_text(last, attempts), attempts
 
     def open_session(self) -> aiohttp.ClientSession:
-        """The one aiohttp session: key header, timeout, connection limit, proxy settings from the environment."""
+        """The one aiohttp session: key header, timeout, connection limit (`transport.new_session`).
+
+        Proxy settings from the environment are applied per request (`transport.EnvProxy`).
+        """
         if self._session_factory:
             return self._session_factory()
         cfg = self.config
-        return aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=cfg.timeout),
-            headers={har.API_KEY_HEADER: cfg.api_key, "User-Agent": f"har-inventory/{__version__}",
-                     "Accept": "application/json"},
-            connector=aiohttp.TCPConnector(limit=cfg.concurrency),
-            trust_env=True, raise_for_status=False)
+        return new_session(cfg.api_key, timeout=cfg.timeout, concurrency=cfg.concurrency)
 
     async def request(self, session: aiohttp.ClientSession, url_text: str, label: str
                       ) -> tuple["_Attempt", int, bool]:
@@ -264,11 +225,25 @@ class Fetcher:
         capped at `max_retry_wait`. A stop cuts any wait short.
         Returns `(last attempt, HTTP requests made, budget exhausted)`.
         Raises `Aborted` if the run stops before the first request is sent.
+
+        The first attempt is made here; tenacity takes over only when it is
+        retryable (most rows need one request, and setting tenacity up costs
+        more than the request's own bookkeeping), starting from that attempt.
         """
-        cfg = self.config
         url = yarl.URL(url_text, encoded=True)  # never re-quote the path (API-NOTES §2)
-        backoff = wait_random_exponential(multiplier=cfg.backoff_base, max=cfg.backoff_max)
+        proxy = self._proxy.for_url(url_text, url)
+        first = await self._attempt(session, url, proxy)  # Aborted if stopping: nothing sent
         tries = {"throttled": 0, "other": 0}
+        tries["throttled" if first.throttled else "other"] += 1
+        if not first.retryable:
+            return first, 1, False
+        return await self._retry(session, url, proxy, label, first, tries)
+
+    async def _retry(self, session: aiohttp.ClientSession, url: yarl.URL, proxy: ProxySetting, label: str,
+                     first: "_Attempt", tries: dict[str, int]) -> tuple["_Attempt", int, bool]:
+        """The tenacity loop of `request`, whose attempt 1 is `first` (already made and counted)."""
+        cfg = self.config
+        backoff = wait_random_exponential(multiplier=cfg.backoff_base, max=cfg.backoff_max)
 
         def wait(state: RetryCallState) -> float:
             attempt: _Attempt = state.outcome.result()
@@ -304,17 +279,19 @@ class Fetcher:
             before_sleep=before_sleep,
             retry_error_callback=lambda state: state.outcome.result(),
         )
-        previous: _Attempt | None = None
+        previous: _Attempt = first
+        replay = True
 
         async def attempt_once() -> _Attempt:
-            nonlocal previous
-            if previous is not None and self._stopping:
+            nonlocal previous, replay
+            if replay:  # tenacity's attempt 1: the one `request` made
+                replay = False
+                return first
+            if self._stopping:
                 return previous  # stopped during a backoff: keep the last real answer
             try:
-                this = await self._attempt(session, url)
+                this = await self._attempt(session, url, proxy)
             except Aborted:
-                if previous is None:
-                    raise
                 return previous
             previous = this
             tries["throttled" if this.throttled else "other"] += 1
@@ -324,31 +301,39 @@ class Fetcher:
         return last, tries["throttled"] + tries["other"], last.retryable and exhausted()
 
     async def _sleep(self, seconds: float) -> None:
-        """A backoff sleep that a stop cuts short."""
+        """Sleep `seconds` (paced waits, backoff); a stop ends it at once."""
+        if self._stopping is not None:
+            return
+        loop = asyncio.get_running_loop()
+        waker = loop.create_future()
+        timer = loop.call_later(seconds, _wake, waker)
+        self._sleepers.add(waker)
         try:
-            await asyncio.wait_for(self._stop_event.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
-            pass
+            await waker
+        finally:
+            timer.cancel()
+            self._sleepers.discard(waker)
 
     async def _paced(self) -> int:
-        """Wait for the pace (cut short by a stop: raises Aborted); returns the pace ticket."""
-        if not self._stopping:
-            waiting = asyncio.ensure_future(self._pacer.wait())
-            stopped = asyncio.ensure_future(self._stop_event.wait())
-            try:
-                await asyncio.wait((waiting, stopped), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for t in (waiting, stopped):
-                    t.cancel()
-            if waiting.done() and not waiting.cancelled() and not self._stopping:
-                return waiting.result()
+        """Wait for the pace (cut short by a stop: raises Aborted); returns the pace ticket.
+
+        No wait at all (no sleep, no task) when the pace has room now."""
+        pacer = self._pacer
+        while self._stopping is None:
+            delay, ticket = pacer.reserve()
+            if delay <= 0:
+                return ticket
+            await self._sleep(delay)
+            if self._stopping is None and pacer.current(ticket):
+                return ticket
+            # stopped (raise below), or the pace slowed down meanwhile: reserve again
         raise Aborted(self._stopping)
 
-    async def _attempt(self, session: aiohttp.ClientSession, url: yarl.URL) -> _Attempt:
+    async def _attempt(self, session: aiohttp.ClientSession, url: yarl.URL, proxy: ProxySetting) -> _Attempt:
         ticket = await self._paced()
         self.stats.requests += 1
         try:
-            async with session.get(url, allow_redirects=False) as resp:
+            async with session.get(url, allow_redirects=False, proxy=proxy[0], proxy_auth=proxy[1]) as resp:
                 body = await resp.read()
                 status, headers = resp.status, dict(resp.headers)
         except asyncio.TimeoutError:
@@ -356,7 +341,7 @@ class Fetcher:
             return _Attempt(None, f"timeout after {self.config.timeout:g} s")
         except aiohttp.ClientError as exc:
             self._check_down()
-            return _Attempt(None, _transport_message(exc))
+            return _Attempt(None, transport_message(exc))
         self._last_response = time.monotonic()
         decoded = har.classify(status, headers, body)
         retry_after = har.retry_after_seconds(headers) if decoded.outcome == har.Outcome.RETRY else None
@@ -400,14 +385,6 @@ def _describe(a: _Attempt) -> str:
     return f"HTTP {a.decoded.status}: {a.decoded.message}" if a.decoded.message else f"HTTP {a.decoded.status}"
 
 
-def _transport_message(exc: BaseException) -> str:
-    """A readable transport error, without the request headers (where the key travels)."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection before responding"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "response body cut short"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"bad response: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"
+def _wake(waker: asyncio.Future) -> None:
+    if not waker.done():
+        waker.set_result(None)

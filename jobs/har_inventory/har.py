@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 DEFAULT_BASE_URL = "https://app.harness.io/gateway/har/api/v1"
 API_KEY_HEADER = "x-api-key"
@@ -105,14 +105,27 @@ def details_query(digest: str, version_type: str) -> dict[str, str]:
     return {"digest": digest, "version_type": version_type}
 
 
+_QUERY_SAFE_RE = re.compile(r"[A-Za-z0-9_.~-]*")  # what `urlencode` (quote_plus) leaves as is
+
+
+def _query_value(value: str) -> str:
+    """`quote_plus(value)`, without its cost for the usual values (a digest, `TAG`)."""
+    if _QUERY_SAFE_RE.fullmatch(value):
+        return value
+    if _QUERY_SAFE_RE.fullmatch(value.replace(":", "")):
+        return value.replace(":", "%3A")
+    return quote_plus(value)
+
+
 def details_url(base_url: str, registry_ref: str, artifact: str, version: str,
                 digest: str, version_type: str) -> str:
-    """Full URL string: base + plain path + encoded query. The path has no `%` escapes."""
+    """Full URL string: base + plain path + encoded query (as `urlencode` encodes it).
+    The path has no `%` escapes."""
     return (
         base_url.rstrip("/")
         + details_path(registry_ref, artifact, version)
         + "?"
-        + urlencode(details_query(digest, version_type))
+        + "&".join(f"{_query_value(k)}={_query_value(v)}" for k, v in details_query(digest, version_type).items())
     )
 
 

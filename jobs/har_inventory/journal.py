@@ -7,6 +7,16 @@ once its transaction is committed; commits are grouped (every
 `commit_every` results or `commit_interval` seconds, whichever first), so a
 kill costs at most that much work, which `--resume` fetches again.
 Nothing else writes this file; the API key is never stored in it.
+
+Speed (issue 7): the table has a rowid (a `WITHOUT ROWID` table keeps the
+1-3 KB rows in its primary-key B-tree, so each insert cost more as the file
+grew). Journals written before keep their layout and resume as before. The
+rows recorded by this `Journal` object are also kept in memory, as written
+(JSON text: about the response's size, ~10-30 MB for the default 10,000 of
+1-3 KB), so the reports of a run read them back without a query; older ones,
+and those of an earlier run, come from the file. (Keeping the parsed `data`
+dicts instead made Python's garbage collector walk them again and again
+while the fetch runs, which cost more than the query.)
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -35,7 +45,7 @@ CREATE TABLE IF NOT EXISTS results (
     data_json    TEXT,
     metadata_keys TEXT,
     PRIMARY KEY (input_sha256, request_key)
-) WITHOUT ROWID;
+);
 """
 
 
@@ -44,13 +54,23 @@ def _key_text(key: RequestKey) -> str:
 
 
 def _key_of(text: str) -> RequestKey:
-    return RequestKey(*text.split(_SEP))
+    return RequestKey._make(text.split(_SEP))
+
+
+_STATUS = {s.value: s for s in Status}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)  # parsed JSON has no cycles
+_decode = json.JSONDecoder().decode
+
+
+def _time_of(ms: int) -> datetime:
+    """Epoch milliseconds -> aware UTC datetime (exact, as stored)."""
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def _result_of(row: tuple) -> FetchResult:
-    return FetchResult(_key_of(row[0]), Status(row[1]), row[2], row[3], row[4],
-                       datetime.fromtimestamp(row[5] / 1000, tz=timezone.utc),
-                       json.loads(row[6]) if row[6] is not None else None)
+    return FetchResult(_key_of(row[0]), _STATUS[row[1]], row[2], row[3], row[4], _time_of(row[5]),
+                       _decode(row[6]) if row[6] is not None else None)
 
 
 class Journal:
@@ -58,10 +78,13 @@ class Journal:
 
     `resume=False` forgets earlier results for the same input; `resume=True`
     keeps them. Raises `sqlite3.Error` if the file cannot be opened.
+    `cache_rows`: how many of the rows recorded through this object stay in
+    memory for `lookup` (the most recent; 0: none); they are read back
+    exactly as from the file.
     """
 
     def __init__(self, path: Path, input_sha256: str, *, resume: bool,
-                 commit_every: int = 200, commit_interval: float = 0.25):
+                 commit_every: int = 200, commit_interval: float = 0.25, cache_rows: int = 10_000):
         self.path = path
         self.input_sha256 = input_sha256
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -75,6 +98,11 @@ class Journal:
         self._commit_every = commit_every
         self._commit_interval = commit_interval
         self._last_commit = time.monotonic()
+        self._recent: dict[str, tuple] = {}  # key text -> the row as written, oldest first
+        self._cache_rows = cache_rows
+        # True while the file's results for this input are exactly those in `_recent`.
+        self._recent_is_all = self._db.execute(
+            "SELECT 1 FROM results WHERE input_sha256 = ? LIMIT 1", (input_sha256,)).fetchone() is None
 
     @classmethod
     def in_dir(cls, output_dir: Path, input_sha256: str, *, resume: bool) -> "Journal":
@@ -93,15 +121,29 @@ class Journal:
         data = result.data
         meta = data.get("metadata") if data else None
         meta_keys = sorted(k for k in meta if k != "tags") if isinstance(meta, dict) else []
-        self._pending.append((
-            self.input_sha256, _key_text(result.key), result.status.value, result.http_status,
+        key_text = _key_text(result.key)
+        row = (
+            self.input_sha256, key_text, result.status.value, result.http_status,
             result.error, result.attempts, int(result.fetched_at.timestamp() * 1000),
-            json.dumps(data, separators=(",", ":")) if data is not None else None,
+            _ENCODER.encode(data) if data is not None else None,
             json.dumps(meta_keys) if meta_keys else None,
-        ))
+        )
+        self._pending.append(row)
+        self._remember(key_text, row)
         if (len(self._pending) >= self._commit_every
                 or time.monotonic() - self._last_commit >= self._commit_interval):
             self.flush()
+
+    def _remember(self, key_text: str, row: tuple) -> None:
+        if self._cache_rows <= 0:
+            self._recent_is_all = False
+            return
+        recent = self._recent
+        recent.pop(key_text, None)  # a key recorded again moves to the newest end
+        recent[key_text] = row
+        if len(recent) > self._cache_rows:
+            del recent[next(iter(recent))]
+            self._recent_is_all = False
 
     def flush(self) -> None:
         """Commit every pending result."""
@@ -115,8 +157,16 @@ class Journal:
 
     def lookup(self, keys: Iterable[RequestKey]) -> dict[RequestKey, FetchResult]:
         """The recorded results for `keys` (missing keys are absent from the dict)."""
-        texts = list({_key_text(k) for k in keys})
         out: dict[RequestKey, FetchResult] = {}
+        texts = []
+        recent = self._recent
+        for text in {_key_text(k) for k in keys}:
+            row = recent.get(text)
+            if row is None:
+                texts.append(text)
+            else:
+                result = _result_of(row[1:8])  # the columns the query below selects
+                out[result.key] = result
         for i in range(0, len(texts), 500):
             part = texts[i:i + 500]
             marks = ",".join("?" * len(part))
@@ -129,7 +179,15 @@ class Journal:
         return out
 
     def results_with_metadata(self) -> Iterator[FetchResult]:
-        """The ok results whose metadata has keys other than `tags` (for the metadata_* columns)."""
+        """The ok results whose metadata has keys other than `tags` (for the metadata_* columns).
+
+        From memory when every result of this input in the file was recorded
+        through this object and is still cached; else from the file."""
+        if self._recent_is_all:
+            for row in list(self._recent.values()):
+                if row[8] is not None:  # metadata_keys
+                    yield _result_of(row[1:8])
+            return
         cur = self._db.execute(
             "SELECT request_key, status, http_status, error, attempts, fetched_at_ms, data_json "
             "FROM results WHERE input_sha256 = ? AND metadata_keys IS NOT NULL", (self.input_sha256,))
