@@ -124,3 +124,13 @@ def test_at_the_floor_further_429s_keep_the_slots_reserved():
     clock.now += 1.0
     pacer.throttled(ticket)  # cannot go lower: the pace stays, so do the reservations
     assert pacer.rate == pytest.approx(MIN_RATE) and pacer.current(ticket)
+
+
+def test_slots_that_come_due_together_after_a_stall_go_half_an_interval_apart():
+    clock = Clock()
+    pacer = Pacer(10.0, clock=clock)
+    tickets = [pacer.reserve()[1] for _ in range(4)]  # slots now, +0.1, +0.2, +0.3 s
+    clock.now += 0.5  # the event loop was stuck: all four are due when their holders wake up
+    waits = [pacer.release(t) for t in tickets]
+    assert waits == pytest.approx([0.0, 0.05, 0.1, 0.15])  # not four requests at once
+    assert pacer.reserve()[0] == pytest.approx(0.0)  # and no debt: the next slot is now

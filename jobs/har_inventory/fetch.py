@@ -321,12 +321,18 @@ class Fetcher:
         pacer = self._pacer
         while self._stopping is None:
             delay, ticket = pacer.reserve()
-            if delay <= 0:
-                return ticket
-            await self._sleep(delay)
-            if self._stopping is None and pacer.current(ticket):
-                return ticket
-            # stopped (raise below), or the pace slowed down meanwhile: reserve again
+            if delay > 0:
+                await self._sleep(delay)
+                if self._stopping is not None:
+                    break
+            extra = pacer.release(ticket)
+            if extra is None:
+                continue  # the pace slowed down meanwhile: reserve again
+            if extra > 0:
+                await self._sleep(extra)
+                if self._stopping is not None:
+                    break
+            return ticket
         raise Aborted(self._stopping)
 
     async def _attempt(self, session: aiohttp.ClientSession, url: yarl.URL, proxy: ProxySetting) -> _Attempt:

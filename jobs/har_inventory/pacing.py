@@ -8,7 +8,10 @@ The pace is a slot schedule: request n may start at `slot_n = max(slot_{n-1}
 wakes a little late does not push every later slot back: the achieved pace
 is the asked one (0.999 of it at 50 and 1,000 requests/s). Time left idle is
 never caught up: after a pause the next slot is "now", so there is no burst
-at start or after a pause.
+at start or after a pause. Nor after a stall of the event loop (a slow disk
+under the journal, a busy machine), when several reserved slots come due at
+once: at release (`release()`) two requests are always at least half an
+interval apart, so a late schedule catches up at twice the pace at most.
 
 Why not a maintained limiter (the team's rule: "pacing: a maintained limiter
 unless it fails our no-burst rule"): `aiolimiter.AsyncLimiter(1, 1/rate)`
@@ -55,8 +58,9 @@ class Pacer:
       ticket (the pace's `epoch`) to hand back to `throttled()`;
     - `reserve()` -> `(delay_s, ticket)` reserves the next slot without
       waiting: the caller sleeps `delay_s` seconds itself (e.g. a sleep that
-      a stop cuts short), then, if it slept, checks `current(ticket)` and
-      reserves again when the pace slowed down meanwhile.
+      a stop cuts short), then calls `release(ticket)`: None means the pace
+      slowed down meanwhile (reserve again), else the seconds still to wait
+      (0.0 almost always) before the request goes.
 
     `throttled(ticket)` is called on a 429, `succeeded()` on any answered
     request that was not a 429. `on_change(old, new, why)` is called on each
@@ -76,6 +80,7 @@ class Pacer:
         self._slots_epoch = 0  # the epoch of the last real slow-down: older reservations are stale
         self._interval = 1.0 / ceiling  # seconds between two slots
         self._next_slot = float("-inf")  # the earliest time the next request may start
+        self._floor = float("-inf")  # the earliest time the next request may be released
         self._on_change = on_change
         self._clock = clock
         self._last_change = clock() - period  # any change: gates the increases
@@ -93,16 +98,28 @@ class Pacer:
         """False if the pace slowed down since `ticket` was given: reserve a new slot."""
         return ticket >= self._slots_epoch
 
+    def release(self, ticket: int) -> float | None:
+        """The slot of `ticket` is due: None if it went stale (reserve again), else the seconds
+        to wait before sending so that it goes at least half an interval after the previous one."""
+        if ticket < self._slots_epoch:
+            return None
+        now = self._clock()
+        at = self._floor if self._floor > now else now
+        self._floor = at + self._interval / 2
+        return at - now
+
     async def wait(self) -> int:
         """Block until the pace allows one more request; returns the ticket (current epoch)."""
         while True:
             delay, ticket = self.reserve()
-            if delay <= 0:
-                return ticket
-            await asyncio.sleep(delay)
-            if self.current(ticket):
-                return ticket
-            # The pace slowed down while we waited: obey the new one too.
+            if delay > 0:
+                await asyncio.sleep(delay)
+            extra = self.release(ticket)
+            if extra is None:
+                continue  # the pace slowed down while we waited: obey the new one too
+            if extra > 0:
+                await asyncio.sleep(extra)
+            return ticket
 
     def _set(self, rate: float, why: str) -> None:
         rate = max(MIN_RATE, min(self.ceiling, rate))
