@@ -77,7 +77,10 @@ class _Rows:
         self.n += 1
 
 
-def _bar(title: str, x_title: str, y_title: str, horizontal: bool = False) -> BarChart:
+def _bar(title: str, x_title: str, y_title: str, data: tuple, horizontal: bool = False) -> BarChart:
+    """A bar chart of the table in columns A (categories) and B (values), header row `head`
+    to row `last`: `data` = (worksheet, head, last)."""
+    ws, head, last = data
     chart = BarChart()
     chart.type = "bar" if horizontal else "col"
     chart.title = title
@@ -87,6 +90,8 @@ def _bar(title: str, x_title: str, y_title: str, horizontal: bool = False) -> Ba
     # openpyxl >= 3.1 hides axes unless told otherwise
     chart.x_axis.delete = False
     chart.y_axis.delete = False
+    chart.add_data(Reference(ws, min_col=2, min_row=head, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=last))
     return chart
 
 
@@ -131,9 +136,7 @@ def write_summary_sheet(ws: Any, acc: SummaryAccumulator, run: RunInfo, cells: C
     for status, n in acc.status_counts().items():
         r.add(status, n, fmt={1: "#,##0"})
     if r.n > head:
-        chart = _bar("Rows by status", "status", "rows")
-        chart.add_data(Reference(ws, min_col=2, min_row=head, max_row=r.n), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=r.n))
+        chart = _bar("Rows by status", "status", "rows", (ws, head, r.n))
         charts.append((chart, CHART_ROWS))
     r.blank()
 
@@ -159,9 +162,7 @@ def write_summary_sheet(ws: Any, acc: SummaryAccumulator, run: RunInfo, cells: C
     for ref, image, size in acc.top_images_by_size():
         r.add(image, round(size / MIB, 2), size, ref, fmt={1: "#,##0.00", 2: "#,##0"})
     if r.n > head:
-        chart = _bar(f"Top {TOP_N} images by total size", "image", "total size (MiB)", horizontal=True)
-        chart.add_data(Reference(ws, min_col=2, min_row=head, max_row=r.n), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=r.n))
+        chart = _bar(f"Top {TOP_N} images by total size", "image", "total size (MiB)", (ws, head, r.n), horizontal=True)
         charts.append((chart, max(CHART_ROWS, r.n - head + 6)))  # a row per bar, and room
     r.blank()
 
@@ -176,9 +177,7 @@ def write_summary_sheet(ws: Any, acc: SummaryAccumulator, run: RunInfo, cells: C
     for month, n in acc.pushes_per_month():
         r.add(month, n, fmt={1: "#,##0"})
     if r.n > head:
-        chart = _bar("Versions pushed per month", "month (UTC)", "versions pushed")
-        chart.add_data(Reference(ws, min_col=2, min_row=head, max_row=r.n), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=r.n))
+        chart = _bar("Versions pushed per month", "month (UTC)", "versions pushed", (ws, head, r.n))
         charts.append((chart, CHART_ROWS))
     r.blank()
 
