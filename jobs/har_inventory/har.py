@@ -15,6 +15,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 from urllib.parse import quote_plus
 
+from har_inventory import jsontext
+
 DEFAULT_BASE_URL = "https://app.harness.io/gateway/har/api/v1"
 API_KEY_HEADER = "x-api-key"
 
@@ -216,7 +218,7 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Decoded:
     ctype = (_header(headers, "content-type") or "").lower()
     if status == 200:
         try:
-            obj = json.loads(body)
+            obj = jsontext.loads(body)
         except ValueError:
             kind = "HTML page" if "html" in ctype or body.lstrip()[:1] == b"<" else "invalid JSON"
             return Decoded(Outcome.RETRY, status, f"200 with {kind} body ({len(body)} bytes)")
@@ -288,17 +290,19 @@ def parse_size(value: Any) -> int | None:
     return int(round(float(m.group(1)) * 1024 ** _UNITS[unit]))
 
 
-def parse_epoch_ms(value: Any) -> datetime | None:
-    """Epoch milliseconds (decimal string or int) -> aware UTC datetime; <= 0 or junk -> None (notes §4)."""
+_MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last millisecond a datetime holds
+
+
+def epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds (decimal string or int) -> int milliseconds, UTC (notes §4).
+
+    None for <= 0 (Harness's "never"), beyond the year 9999, a float, or junk."""
     if value is None or isinstance(value, bool):
         return None
-    try:
-        ms = int(str(value).strip())
-    except ValueError:
-        return None
-    if ms <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
+    if type(value) is not int:
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            return None
+    return value if 0 < value <= _MAX_EPOCH_MS else None
+

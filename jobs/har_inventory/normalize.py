@@ -12,7 +12,6 @@ key is extracted once, rows are built as tuples and the frame is made once.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from collections import abc
 from typing import Any, Iterable, Mapping, Sequence
@@ -21,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import schema
-from .har import parse_epoch_ms, parse_size
+from . import jsontext, schema
+from .har import epoch_ms, parse_size
 from .records import ArtifactRef, FetchResult, InvalidRow, RequestKey, Status
 
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -35,12 +34,9 @@ def _is_map(value: Any) -> bool:
     return type(value) is dict or isinstance(value, abc.Mapping)
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def _json(value: Any) -> str:
     """Compact JSON with sorted keys; anything not JSON-able becomes its str()."""
-    return _ENCODER.encode(value)
+    return jsontext.dumps(value, sort_keys=True)
 
 
 def _text(value: Any) -> str | None:
@@ -190,7 +186,6 @@ def _response_part(result: FetchResult, meta_cols: Sequence[tuple[str, str]]) ->
     has_meta = "metadata" in data and data.get("metadata") is not None
     meta = data.get("metadata")
     meta_map = meta if _is_map(meta) else {}
-    created, modified = parse_epoch_ms(data.get("createdAt")), parse_epoch_ms(data.get("modifiedAt"))
     return head + (
         _text(data.get("imageName")),
         _text(data.get("packageType")),
@@ -201,8 +196,8 @@ def _response_part(result: FetchResult, meta_cols: Sequence[tuple[str, str]]) ->
         _text(size),
         parse_size(size),
         _int(data.get("downloadsCount")),
-        _ms(created),
-        _ms(modified),
+        epoch_ms(data.get("createdAt")),
+        epoch_ms(data.get("modifiedAt")),
         _bool(data.get("isQuarantined")),
         _text(data.get("quarantineReason")),
         _text(pushed.get("uid")),
