@@ -21,7 +21,7 @@ from har_inventory.inputs import read_input
 from har_inventory.journal import Journal
 from har_inventory.normalize import metadata_kinds, normalize
 from har_inventory.records import ArtifactRef
-from har_inventory.runner import CHUNK_ROWS, RunOptions, file_sha256, run_job
+from har_inventory.runner import CHUNK_ROWS, RunOptions, file_sha256, relaxed_gc, run_job
 from har_inventory.validate import plan_requests
 
 
@@ -48,7 +48,14 @@ def fetch_config(base_url: str, api_key: str, *, concurrency: int, rate: float) 
 
 
 def fetch_and_normalize(input_csv: Path, work_dir: Path, config: FetchConfig) -> JobRun:
-    """read_input -> plan -> fetch (journaled) -> normalize per `CHUNK_ROWS` chunk; no reports."""
+    """read_input -> plan -> fetch (journaled) -> normalize per `CHUNK_ROWS` chunk; no reports.
+
+    Under `runner.relaxed_gc()`, as `run_job` runs."""
+    with relaxed_gc():
+        return _fetch_and_normalize(input_csv, work_dir, config)
+
+
+def _fetch_and_normalize(input_csv: Path, work_dir: Path, config: FetchConfig) -> JobRun:
     t0 = time.perf_counter()
     table = read_input(input_csv)
     plan = plan_requests(table.rows)
