@@ -1,6 +1,6 @@
 """The HAR protocol rules (API-NOTES §1-§6), checked with literals: no network."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
@@ -127,12 +127,14 @@ def test_parse_size_uses_1024_multiples(text, size):
     assert har.parse_size(text) == size
 
 
-def test_parse_epoch_ms():
-    assert har.parse_epoch_ms("1718001234567") == datetime(2024, 6, 10, 6, 33, 54, 567000, tzinfo=timezone.utc)
-    assert har.parse_epoch_ms("-62135596800000") is None
-    assert har.parse_epoch_ms("0") is None
-    assert har.parse_epoch_ms("garbage") is None
-    assert har.parse_epoch_ms(None) is None
+def test_epoch_ms():
+    ms = har.epoch_ms("1718001234567")
+    assert datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms) == \
+        datetime(2024, 6, 10, 6, 33, 54, 567000, tzinfo=timezone.utc)
+    assert har.epoch_ms(" 1718001234567 ") == har.epoch_ms(1718001234567) == 1718001234567
+    assert har.epoch_ms("253402300799999") == 253402300799999  # 9999-12-31T23:59:59.999Z
+    for never in ("-62135596800000", "0", "253402300800000", "garbage", "", None, True, 1.7e12):
+        assert har.epoch_ms(never) is None, never
 
 
 def test_error_message_never_raises_and_is_short():

@@ -314,7 +314,9 @@ def _map_header(cells: list[str]) -> dict[int, str]:
 
 
 def _clean(value: str) -> str:
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value.strip()
 
 
 def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None, warnings: list[str],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from .har import (
@@ -161,8 +162,10 @@ def reason_kind(reason: str) -> str:
 
 
 # ---------------------------------------------------------------- checks
-# Each returns (normalized value, None) or (None, reason).
+# Each returns (normalized value, None) or (None, reason). The registry_ref and
+# artifact checks are cached: thousands of rows share a few registries and images.
 
+@lru_cache(maxsize=4096)
 def _check_registry_ref(value: str) -> tuple[str | None, str | None]:
     try:
         return parse_registry_ref(value), None
@@ -182,6 +185,7 @@ def _check_registry_ref(value: str) -> tuple[str | None, str | None]:
                   "identifier (letters, digits, '_', '.', '-', '$'; not starting with '.' or '-')")
 
 
+@lru_cache(maxsize=4096)
 def _check_artifact(value: str) -> tuple[str | None, str | None]:
     if not strip_plus(value):
         return None, "artifact missing: the artifact cell is empty"
