@@ -107,3 +107,25 @@ def test_results_read_back_in_the_same_run_equal_those_read_from_the_file(tmp_pa
         assert same_run[key("4")].fetched_at == NOW  # whole milliseconds, as in the file
         assert sorted(same_run_meta, key=lambda r: r.key) == sorted(from_file_meta, key=lambda r: r.key)
         assert {r.key.version for r in same_run_meta} == {"0", "1", "2", "3", "4"}  # not "tags-only"
+
+
+def test_the_wal_is_copied_into_the_database_while_results_are_recorded(tmp_path):
+    """Checkpoints run in the background during the run, not all at close, and the WAL stays bounded."""
+    import time
+
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path, "sha-a", resume=False, commit_every=50, wal_limit=2_000_000)
+    blob = "x" * 2000
+    for i in range(4000):  # ~8 MB of results
+        j.record(FetchResult(key(str(i)), Status.OK, 200, None, 1, NOW, {"version": str(i), "pad": blob}))
+    j.flush()
+    deadline = time.monotonic() + 20
+    while path.stat().st_size < 4_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= 4_000_000  # most results are in the database file before close
+    wal = path.with_name(path.name + "-wal")
+    assert wal.stat().st_size < 4_000_000  # started over once past wal_limit, not appended to forever
+    j.close()
+    j = Journal(path, "sha-a", resume=True)
+    assert j.count() == 4000
+    j.close()
