@@ -46,7 +46,7 @@ def aiohttp_loop(urls: Sequence[str], api_key: str, concurrency: int, *,
                  trust_env: bool = False) -> tuple[float, int]:
     """Fetch every URL; returns (wall seconds, responses that were 200 with a `data` field).
 
-    `trust_env=True` is what `fetch.py` passes to its session: aiohttp then looks up
+    `trust_env=True` is what `fetch.py` passed to its session before issue 7: aiohttp then looks up
     `~/.netrc` and the proxy variables in a worker thread on every request."""
     t0 = time.perf_counter()
     ok = asyncio.run(_aiohttp_loop(urls, api_key, concurrency, trust_env))

@@ -6,7 +6,8 @@
   the medians are compared. Client CPU seconds (this process) and server CPU
   seconds (the sandbox process) per row are kept in the detail: with two
   cores, a ratio near 1 only means something if the server was not the limit.
-- info: the bare loop with `trust_env=True` (what `fetch.py`'s session does),
+- info: the bare loop with `trust_env=True` (what `fetch.py`'s session did before
+  issue 7: a worker-thread lookup of ~/.netrc and proxies per request),
   `run_job` end to end with the XLSX and Parquet reports (once), and the
   naive sequential `requests` loop (once, on `requests_rows` URLs).
 """
