@@ -105,7 +105,8 @@ def test_classify_errors(status, ctype, body, outcome, message):
 
 @pytest.mark.parametrize("body, ctype", [(b'{"status":"SUCCESS","data":{"imag', "application/json"),
                                          (b"<html>maintenance</html>", "text/html"),
-                                         (b'{"status":"SUCCESS"}', "application/json")])
+                                         (b'{"status":"SUCCESS"}', "application/json"),
+                                         (b'{"data":{"x":' + b"[" * 1500 + b"]" * 1500 + b"}}", "application/json")])
 def test_classify_bad_200_is_retryable(body, ctype):
     assert har.classify(200, {"Content-Type": ctype}, body).outcome == har.Outcome.RETRY
 

@@ -129,3 +129,27 @@ def test_the_wal_is_copied_into_the_database_while_results_are_recorded(tmp_path
     j = Journal(path, "sha-a", resume=True)
     assert j.count() == 4000
     j.close()
+
+
+def test_close_after_a_failed_commit_keeps_the_results_and_can_be_retried(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path, "sha-a", resume=False, commit_every=1000)
+    j.record(ok("1"))
+    j.record(ok("2"))
+    other = sqlite3.connect(path)
+    other.execute("ALTER TABLE results RENAME TO parked")  # the commit at close fails
+    other.commit()
+    with pytest.raises(sqlite3.OperationalError):
+        j.close()
+    other.execute("ALTER TABLE parked RENAME TO results")  # the problem is fixed (space freed, ...)
+    other.commit()
+    other.close()
+    j.close()
+    j.close()  # a second close does nothing
+    again = Journal(path, "sha-a", resume=True)
+    assert again.done_keys() == {key("1"), key("2")}
+    again.close()

@@ -83,3 +83,27 @@ def test_non_ascii_is_kept_and_keys_sort_on_request():
 def test_not_json_raises_value_error(text):
     with pytest.raises(ValueError):
         jsontext.loads(text)
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_nesting_up_to_max_depth_round_trips_and_deeper_is_refused(as_bytes):
+    def nested(levels: int) -> str:
+        return '{"data": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+    ok_text, deep_text = nested(jsontext.MAX_DEPTH), nested(jsontext.MAX_DEPTH + 1)
+    ok_value = jsontext.loads(ok_text.encode() if as_bytes else ok_text)
+    assert jsontext.loads(jsontext.dumps(ok_value)) == json.loads(ok_text)
+    for text in (deep_text, nested(1100)):  # 1,100 levels: json.loads itself would raise RecursionError
+        with pytest.raises(ValueError, match="nested deeper"):
+            jsontext.loads(text.encode() if as_bytes else text)
+
+
+def test_many_brackets_side_by_side_are_not_deep():
+    text = json.dumps({"data": [[i] for i in range(500)]})
+    assert jsontext.loads(text)["data"][499] == [499]
+
+
+def test_a_number_beyond_the_float_range_reads_as_json_reads_it_and_writes_as_null():
+    value = jsontext.loads(b'{"big": 1e400}')
+    assert value == {"big": math.inf}
+    assert jsontext.dumps(value) == '{"big":null}'

@@ -26,3 +26,14 @@ def test_relaxed_gc_never_lowers_a_threshold_set_higher_by_the_caller():
             assert gc.get_threshold()[0] == 50_000
     finally:
         gc.set_threshold(*before)
+
+
+def test_relaxed_gc_leaves_automatic_collection_off_when_the_caller_switched_it_off():
+    before = gc.get_threshold()
+    gc.set_threshold(0, *before[1:])
+    try:
+        with relaxed_gc():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)

@@ -147,6 +147,9 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA wal_autocheckpoint=0")  # `_Checkpointer` does it
+        # SQLite never shrinks the WAL file by itself: cut it back when it starts over,
+        # so its size says how much is waiting to be copied (see `_checkpoint`).
+        self._db.execute(f"PRAGMA journal_size_limit={int(wal_limit) // 2}")
         self._db.executescript(_SCHEMA)
         if not resume:
             self._db.execute("DELETE FROM results WHERE input_sha256 = ?", (input_sha256,))
@@ -160,6 +163,7 @@ class Journal:
         self._recent_is_all = self._db.execute(
             "SELECT 1 FROM results WHERE input_sha256 = ? LIMIT 1", (input_sha256,)).fetchone() is None
         self._commits = 0
+        self._closed = False
         self._wal = path.with_name(path.name + "-wal")
         self._wal_limit = wal_limit
         self._checkpointer = _Checkpointer(path)
@@ -223,10 +227,13 @@ class Journal:
             wal_size = self._wal.stat().st_size
         except OSError:
             wal_size = 0
-        if wal_size > self._wal_limit:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # no commit of ours can race it
-        else:
+        if wal_size <= self._wal_limit:
             self._checkpointer.kick()
+            return
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # no commit of ours can race it
+        except sqlite3.Error:
+            pass  # the results are committed; a failing disk shows at the next commit
 
     def lookup(self, keys: Iterable[RequestKey]) -> dict[RequestKey, FetchResult]:
         """The recorded results for `keys` (missing keys are absent from the dict)."""
@@ -273,11 +280,15 @@ class Journal:
                                 (self.input_sha256,)).fetchone()[0]
 
     def close(self) -> None:
-        """Commit what is pending, checkpoint and close the file."""
-        try:
-            self.flush()
-        finally:
-            self._checkpointer.close()
-            self._db.close()
+        """Commit what is pending, checkpoint and close the file; a second call does nothing.
+
+        If the last commit fails (`sqlite3.Error`), the file stays open and
+        `close()` may be called again (e.g. once disk space is freed)."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._checkpointer.close()
+        self._db.close()
 
 

@@ -19,9 +19,15 @@ exact same values, and `json` takes over otherwise:
 - `dumps`: orjson refuses integers beyond 64 bits, lone surrogates and
   non-string keys (`TypeError`): those values go through `json` (a lone
   surrogate is then written as its `\\udXXX` escape, so the text is always
-  valid UTF-8, as SQLite and Arrow require). orjson writes
-  NaN and infinities as `null` (valid JSON), where `json` writes `NaN`; they
-  can only come from a body that was not valid JSON in the first place.
+  valid UTF-8, as SQLite and Arrow require). orjson writes NaN and the
+  infinities as `null`, where `json` writes `NaN` / `Infinity`, which no JSON
+  reader (DuckDB, Spark, browsers) accepts. They come from the non-standard
+  `NaN` / `Infinity` literals or from a number beyond the float range such as
+  `1e400`; the journal and the reports keep them as null (an empty cell).
+- Nesting: a document nested deeper than `MAX_DEPTH` levels is refused
+  (ValueError) by `loads`, so every value it returns can be written again (the
+  `json` module fails near 1,000 levels with RecursionError, orjson writes
+  at most 254). No registry response comes anywhere near.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["MAX_DEPTH", "dumps", "loads"]
+
+MAX_DEPTH = 200  # levels of arrays/objects
 
 _ONLY_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")  # other bytes stay as they are
 _LONG_DIGIT_RUN = b"0" * 19  # 2**63 has 19 digits: shorter integer literals are exact in orjson
@@ -49,8 +57,19 @@ def loads(text: bytes | str) -> Any:
     """Parse JSON text (UTF-8 bytes or str) exactly as `json.loads` would.
 
     Raises ValueError (`json.JSONDecodeError`, or `UnicodeDecodeError` for
-    bytes that are not UTF-8) when the text is not JSON."""
+    bytes that are not UTF-8) when the text is not JSON, or is nested deeper
+    than `MAX_DEPTH` levels."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    try:
+        value = _parse(text, raw)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:  # the count bounds the depth
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _parse(text: bytes | str, raw: bytes) -> Any:
     if _LONG_DIGIT_RUN not in raw.translate(_ONLY_DIGITS_AS_ZERO):
         try:
             return orjson.loads(raw)
@@ -59,11 +78,27 @@ def loads(text: bytes | str) -> Any:
     return json.loads(text)
 
 
+def _depth(value: Any) -> int:
+    """Levels of arrays/objects in a parsed value (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON text (no spaces, non-ASCII kept as is) of a parsed JSON value.
 
-    `sort_keys=True` sorts object keys at every level. Values that are not
-    JSON types become their `str()`. Never raises for values `loads` returns."""
+    `sort_keys=True` sorts object keys at every level. Meant for values `loads`
+    returns (JSON types, at most `MAX_DEPTH` levels): never raises for those."""
     try:
         return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS if sort_keys else 0).decode()
     except TypeError:

@@ -100,6 +100,9 @@ def relaxed_gc(gen0: int = GC_GEN0_THRESHOLD) -> Iterator[None]:
     everything without cycles at once. The previous thresholds come back on exit.
     """
     old = gc.get_threshold()
+    if old[0] == 0:  # automatic collection switched off by the caller: leave it so
+        yield
+        return
     gc.set_threshold(max(gen0, old[0]), *old[1:])
     try:
         yield
