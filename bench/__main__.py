@@ -5,7 +5,7 @@ Scenarios (one module each): `rate` (rate_bound), `latency` (latency_bound),
 when named with `--only`. The sandbox runs as a separate process on the same
 machine. Sizes: `--quick` (a minute or two), default (issue 7's sizes for
 the rate, latency and CPU scenarios; 50,000-row reports and scaling to
-100,000 rows; about 8-10 minutes on two cores), `--full` (the sizes of issue
+100,000 rows; about 7 minutes on two cores), `--full` (the sizes of issue
 7 in full: 200,000-row reports, 1,000,000-row scaling; about 40 minutes).
 """
 
