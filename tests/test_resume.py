@@ -7,6 +7,7 @@ request log shows what was asked again, the journal what was kept.
 from __future__ import annotations
 
 import random
+import re
 import signal
 import sys
 import time
@@ -118,6 +119,27 @@ def test_a_second_signal_stops_at_once_without_reports(make_sandbox, tmp_path):
     assert "SIGTERM again: stopping now" in stderr and "reports=skipped" in stderr
     assert reports(out, "parquet") == [] and reports(out, "xlsx") == []
     assert not list(out.glob(".docker-inventory-*"))  # no temp file left either
+
+
+def test_two_signals_while_the_reports_are_written_still_end_stderr_with_the_summary_line(make_sandbox, tmp_path):
+    sb = make_sandbox(images=700)
+    src = tmp_path / "in.csv"
+    write_input(sb.dataset, src, 4000)
+    out = tmp_path / "out"
+    proc = start_job(src, sb.base_url, sb.api_key, out, "--rate", "2000", "--concurrency", "16",
+                     "--format", "xlsx,parquet,csv", "--no-progress")
+    wait_until(lambda: list(out.glob(".docker-inventory-*")), 120, "report writing to start", step=0.005)
+    send(proc, signal.SIGINT)
+    time.sleep(0.1)  # two signals sent at once would arrive as one
+    send(proc, signal.SIGINT)
+    assert proc.wait(timeout=60) == 3
+    stderr = (tmp_path / "out.stderr").read_text()
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("rows=") and last.endswith("reports=skipped")
+    assert summary_of(last)["run"] == "interrupted"
+    assert reports(out, "parquet") == [] and not list(out.glob(".docker-inventory-*"))
+    planned = int(re.search(r"run start: 4000 rows, (\d+) distinct requests", stderr).group(1))
+    assert len(journaled(out)) == planned  # every result kept for --resume
 
 
 def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(make_sandbox, tmp_path):

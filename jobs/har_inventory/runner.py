@@ -172,6 +172,7 @@ class _ReportSignals:
 
     def __init__(self, count: int = 0):
         self.count = count
+        self.last: str | None = None  # the name of the last signal received here
 
     def __enter__(self) -> "_ReportSignals":
         self.old = {}
@@ -182,7 +183,7 @@ class _ReportSignals:
 
     def _on_signal(self, signum: int, frame) -> None:
         self.count += 1
-        name = signal.Signals(signum).name
+        name = self.last = signal.Signals(signum).name
         if self.count == 1:
             log.warning("%s: finishing the reports; send it again to stop at once", name,
                         extra={"event": "interrupt", "signal": name})
@@ -279,11 +280,15 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int) ->
         if stats.aborted:
             log.error("run stopped: %s", stats.aborted, extra={"event": "abort", "reason": stats.aborted})
         if signals.hard:
-            run.ended_at = datetime.now(timezone.utc)
-            run.counts = {}
-            return RunOutcome(EXIT_ABORTED, [], run, summary_line(run) + " reports=skipped")
-        with _ReportSignals(signals.count):
-            paths = _write_reports(opts, table.rows, journal, unjournaled, run, stats.aborted)
+            return _reports_skipped(run)
+        report_signals = _ReportSignals(signals.count)
+        try:
+            with report_signals:
+                paths = _write_reports(opts, table.rows, journal, unjournaled, run, stats.aborted)
+        except KeyboardInterrupt:  # the second signal came while the reports were written
+            if run.complete:
+                run.complete, run.stop_reason = False, f"interrupted by {report_signals.last or 'a signal'}"
+            return _reports_skipped(run)
     finally:
         journal.close()
     if not run.complete:
@@ -296,6 +301,13 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int) ->
                     "throttled": stats.throttled, "pace_changes": stats.pace_changes, "complete": run.complete,
                     "exit_code": code, "summary": summary, "reports": [str(p) for p in paths]})
     return RunOutcome(code, paths, run, summary)
+
+
+def _reports_skipped(run: RunInfo) -> RunOutcome:
+    """A second signal: no report written; the summary line still ends stderr (counts unknown)."""
+    run.ended_at = datetime.now(timezone.utc)
+    run.counts = {}
+    return RunOutcome(EXIT_ABORTED, [], run, summary_line(run) + " reports=skipped")
 
 
 def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
