@@ -173,6 +173,18 @@ def test_output_dir_that_is_a_file_exits_2_before_any_request(sandbox, tmp_path)
     assert sandbox.requests == []
 
 
+@pytest.mark.parametrize("where", ["missing-folder/run.log", "a-directory"])
+def test_log_file_that_cannot_be_opened_exits_2_before_any_request(sandbox, tmp_path, where):
+    (tmp_path / "a-directory").mkdir()
+    log_file = tmp_path / where
+    proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", tmp_path / "out", "--log-file", log_file),
+                   key=sandbox.api_key)
+    assert proc.returncode == 2, proc.stderr
+    assert f"--log-file {log_file} cannot be opened" in proc.stderr and "Traceback" not in proc.stderr
+    assert summary(proc)["run"] == "refused"
+    assert sandbox.requests == []
+
+
 def test_empty_key_file_is_named(sandbox, tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text("\n")

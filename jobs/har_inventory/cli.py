@@ -236,7 +236,11 @@ def _fetch_config(args: argparse.Namespace) -> FetchConfig:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     key = _read_key(args)
-    logs.setup(fmt=args.log_format, log_file=args.log_file, verbose=args.verbose, secrets=[key])
+    try:
+        logs.setup(fmt=args.log_format, log_file=args.log_file, verbose=args.verbose, secrets=[key])
+    except OSError as exc:  # a folder that does not exist (yet), a directory, no permission
+        raise UsageError(f"--log-file {args.log_file} cannot be opened for appending: "
+                         f"{exc.strerror or exc}") from None
     if getattr(args, "key_file_warning", None):
         log.warning("%s", args.key_file_warning, extra={"event": "key_file_permissions"})
     return FetchConfig(base_url=base, api_key=key, concurrency=args.concurrency, rate=args.rate,
