@@ -168,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--rate", type=_positive_float, default=6.6, help="requests/s at most (default 6.6)")
     _add_fetch_args(disc)
 
-    sb = sub.add_parser("sandbox", help="run the bundled HAR-compatible server for demos and tests")
+    sb = sub.add_parser("sandbox", help="run the bundled HAR-compatible server for demos and tests",
+                        description="Serve a HAR-compatible API on loopback (the demo and the tests run "
+                                    "against it). Prints `base_url=URL` and `api_key=KEY` on stdout, then "
+                                    "serves until Ctrl-C.")
     from har_inventory.sandbox import server as sandbox_server  # the job itself never uses it
     sandbox_server.add_arguments(sb)
     sb.set_defaults(sandbox_main=sandbox_server.main)
