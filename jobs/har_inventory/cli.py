@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb = sub.add_parser("sandbox", help="run the bundled HAR-compatible server for demos and tests",
                         description="Serve a HAR-compatible API on loopback (the demo and the tests run "
                                     "against it). Prints `base_url=URL` and `api_key=KEY` on stdout, then "
-                                    "serves until Ctrl-C.")
+                                    "serves until Ctrl-C or SIGTERM.")
     from har_inventory.sandbox import server as sandbox_server  # the job itself never uses it
     sandbox_server.add_arguments(sb)
     sb.set_defaults(sandbox_main=sandbox_server.main)
