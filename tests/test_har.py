@@ -140,6 +140,8 @@ def test_epoch_ms():
 
 def test_error_message_never_raises_and_is_short():
     assert len(har.error_message(b"x" * 5000)) == 200
+    deep = b'{"message": ' + b"[" * 3000 + b"]" * 3000 + b"}"  # json.loads alone: RecursionError
+    assert har.error_message(deep, "application/json").startswith('{"message": [[[')
     assert har.error_message(b"\xff\xfe junk") != ""
     assert har.error_message(b'{"code":"500"}') == "500"
 

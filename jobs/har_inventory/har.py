@@ -7,7 +7,6 @@ with literals. Sections cited as "notes §N" refer to that file.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -188,7 +187,7 @@ def error_message(body: bytes, content_type: str | None = None) -> str:
         return ""
     if text[:1] in "{[":
         try:
-            obj = json.loads(text)
+            obj = jsontext.loads(text)
         except ValueError:
             obj = None
         if isinstance(obj, dict):
