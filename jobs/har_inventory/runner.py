@@ -96,14 +96,13 @@ def relaxed_gc(gen0: int = GC_GEN0_THRESHOLD) -> Iterator[None]:
     row tuple per input row) while it holds many long-lived ones (the input
     rows, the journal's recent rows); with the default threshold of 700 the
     collector ran so often that it took ~20% of the normalize stage (issue 7's
-    CPU-bound benchmark). Memory is unaffected: reference counting still frees
-    everything without cycles at once. The previous thresholds come back on exit.
+    CPU-bound benchmark). Memory barely changes: reference counting still frees
+    everything without cycles at once. The previous thresholds come back on exit;
+    a threshold of 0 (automatic collection switched off by the caller) is kept.
     """
     old = gc.get_threshold()
-    if old[0] == 0:  # automatic collection switched off by the caller: leave it so
-        yield
-        return
-    gc.set_threshold(max(gen0, old[0]), *old[1:])
+    if old[0]:
+        gc.set_threshold(max(gen0, old[0]), *old[1:])
     try:
         yield
     finally:
