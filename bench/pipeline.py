@@ -2,8 +2,8 @@
 
 `fetch_and_normalize` is the job without its report writers: read_input ->
 plan_requests -> `Fetcher.run` with `Journal.record` -> normalize in chunks
-(the metadata kinds, the journal lookups and the chunking mirror
-`runner._write_reports`). `end_to_end` is `run_job` itself, reports included.
+(`runner.normalized_frames`, the same call the report stage makes).
+`end_to_end` is `run_job` itself, reports included.
 Both return a `JobRun` (wall seconds, rows, statuses, requests, retries, 429s).
 """
 
@@ -19,9 +19,7 @@ from typing import Sequence
 from har_inventory.fetch import FetchConfig, Fetcher
 from har_inventory.inputs import read_input
 from har_inventory.journal import Journal
-from har_inventory.normalize import metadata_kinds, normalize
-from har_inventory.records import ArtifactRef
-from har_inventory.runner import CHUNK_ROWS, RunOptions, file_sha256, relaxed_gc, run_job
+from har_inventory.runner import RunOptions, file_sha256, normalized_frames, relaxed_gc, run_job
 from har_inventory.validate import plan_requests
 
 
@@ -80,13 +78,10 @@ def _fetch_and_normalize(input_csv: Path, work_dir: Path, config: FetchConfig) -
 
 
 def _normalize_all(rows: Sequence, journal: Journal) -> dict[str, int]:
-    kinds = metadata_kinds(journal.results_with_metadata())
-    keys = tuple(sorted(kinds))
+    """`runner.normalized_frames` as the report stage calls it; status -> rows."""
     counts: Counter = Counter()
-    for i in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[i:i + CHUNK_ROWS]
-        results = journal.lookup({r.key for r in chunk if isinstance(r, ArtifactRef)})
-        frame = normalize(chunk, results, metadata_keys=keys, metadata_kinds=kinds, missing_error="not fetched")
+    _, frames = normalized_frames(rows, journal, {}, missing_error="not fetched")
+    for frame in frames:
         counts.update(frame["status"].astype(str).tolist())
     return dict(counts)
 

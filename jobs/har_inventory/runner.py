@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import pandas as pd
+
 from har_inventory import __version__
 from har_inventory.fetch import FetchConfig, Fetcher, FetchStats
 from har_inventory.inputs import InputTable, read_input
@@ -302,6 +304,28 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int) ->
     return RunOutcome(code, paths, run, summary)
 
 
+def normalized_frames(rows: Sequence[InputRow], journal: Journal, unjournaled: dict[RequestKey, FetchResult],
+                      *, missing_error: str) -> tuple[list[schema.Column], Iterator[pd.DataFrame]]:
+    """The schema's columns for this run, and its rows normalized in `CHUNK_ROWS` frames, input order.
+
+    Results come from the journal, else from `unjournaled`; a row with neither
+    is `failed` with `missing_error`. The metadata_* columns are fixed first,
+    over every result, so all frames have the same columns and dtypes."""
+    meta_kinds = metadata_kinds(chain(journal.results_with_metadata(),
+                                      (r for r in unjournaled.values() if r.data)))
+    meta_keys = tuple(sorted(meta_kinds))  # every key has a kind (TEXT when only nulls)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for chunk in _chunks(rows, CHUNK_ROWS):
+            keys = {r.key for r in chunk if isinstance(r, ArtifactRef)}
+            results = journal.lookup(keys)
+            results.update((k, unjournaled[k]) for k in keys if k not in results and k in unjournaled)
+            yield normalize(chunk, results, metadata_keys=meta_keys, metadata_kinds=meta_kinds,
+                            missing_error=missing_error)
+
+    return schema.columns(meta_keys, meta_kinds), frames()
+
+
 def _reports_skipped(run: RunInfo) -> RunOutcome:
     """A second signal: no report written; the summary line still ends stderr (counts unknown)."""
     run.ended_at = datetime.now(timezone.utc)
@@ -313,19 +337,11 @@ def _write_reports(opts: RunOptions, rows: Sequence[InputRow], journal: Journal,
                    unjournaled: dict[RequestKey, FetchResult], run: RunInfo,
                    aborted: str | None) -> list[Path]:
     """Normalize chunk by chunk (input order) and stream into every report writer."""
-    meta_kinds = metadata_kinds(chain(journal.results_with_metadata(),
-                                      (r for r in unjournaled.values() if r.data)))
-    meta_keys = tuple(sorted(meta_kinds))  # every key has a kind (TEXT when only nulls)
-    columns = schema.columns(meta_keys, meta_kinds)
     missing = f"not fetched: {aborted}" if aborted else "not fetched"
+    columns, frames = normalized_frames(rows, journal, unjournaled, missing_error=missing)
     writers, counts, unsent = [], Counter(), 0
     try:
-        for chunk in _chunks(rows, CHUNK_ROWS):
-            keys = {r.key for r in chunk if isinstance(r, ArtifactRef)}
-            results = journal.lookup(keys)
-            results.update((k, unjournaled[k]) for k in keys if k not in results and k in unjournaled)
-            frame = normalize(chunk, results, metadata_keys=meta_keys, metadata_kinds=meta_kinds,
-                              missing_error=missing)
+        for frame in frames:
             if not writers:
                 for fmt in opts.formats:
                     path = report_path(opts.output_dir, run.started_at, fmt)
