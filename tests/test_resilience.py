@@ -95,7 +95,10 @@ def test_429s_slow_the_whole_job_down_and_the_pace_comes_back(make_sandbox, tmp_
     print(f"429s: {len(limited)} of {len(reqs)} requests, {len(settled)} after the first {3 * window:g} s")
     # Without adaptation, at 200/s against 20/s, about 9 requests in 10 would be answered 429.
     assert len(limited) < 0.25 * len(reqs), (len(limited), len(reqs))
-    assert len(settled) < 0.03 * len(reqs), (len(settled), len(reqs))
+    # Once settled, the pace still probes upward once per second (pacing.py: AIMD) and a probe
+    # over the limit costs a 429 or two: about one per second of the ~10 s left, on a busy
+    # machine a few more. 3 % here failed once in CI (10 of 296); 5 % keeps the point.
+    assert len(settled) < 0.05 * len(reqs), (len(settled), len(reqs))
 
     events = _json_log(log)
     pace = [e for e in events if e["event"] == "pace"]
