@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -146,9 +147,13 @@ def test_latency_option_keeps_answers_and_bad_values_are_refused(make_sandbox, r
     for bad in ("fast", "200:20", "-1"):
         with pytest.raises(ValueError):
             parse_latency(bad)
-    sb = make_sandbox(latency_ms="1:3")
+    sb = make_sandbox(latency_ms="150:150")
     url, _, _ = a_tag(sb)
-    assert raw_get(url, sb.api_key).status == 200
+    for api_key, status in ((sb.api_key, 200), ("wrong", 401)):
+        started = time.monotonic()
+        assert raw_get(url, api_key).status == status
+        # counted from arrival, the sandbox's own work inside it: never answered sooner
+        assert time.monotonic() - started >= 0.15
 
 
 def test_always_fault_never_lets_the_key_through(make_sandbox, raw_get):

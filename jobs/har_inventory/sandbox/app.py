@@ -1,10 +1,18 @@
 """The sandbox aiohttp application: gateway checks, routing, faults, handlers.
 
 Order per request (gateway first, then the server), API-NOTES §5, §6:
-latency -> `x-api-key` (401 JSON) -> rate limit (429 HTML, no Retry-After)
+`x-api-key` (401 JSON) -> rate limit (429 HTML, no Retry-After)
 -> route on the raw path (404 text/plain) -> method (405) -> `digest`
 present (400 text/plain) -> injected fault -> handler (400/403/500 JSON
-errors, or 200 `{"status": "SUCCESS", "data": …}`).
+errors, or 200 `{"status": "SUCCESS", "data": …}`) -> the answer waits
+until `latency` seconds after the request reached the handler, then goes
+out (a `reset` closes the connection then; a `stall` waits on).
+
+Latency is counted from the request's arrival, not added after the
+sandbox's own work: a server "with 50 ms latency" answers 50 ms after the
+request came in, and on a small machine the sandbox's CPU time would
+otherwise lengthen every round trip (issue 7's latency-bound benchmark).
+The rate limit counts a request on arrival, as a gateway does.
 
 The registries listing honours `scope` (none | ancestors | descendants) and
 the deprecated `recursive` (true = ancestors), as the open-source spec's
@@ -44,7 +52,8 @@ class AppConfig:
     """Behaviour knobs of one sandbox app.
 
     `rate_limit` requests per minute per key (0 = off); `latency_ms` a
-    (min, max) uniform delay in milliseconds or None; `untagged_support`
+    (min, max) uniform time in milliseconds from a request's arrival to its
+    answer, or None; `untagged_support`
     whether an absent `version_type` means DIGEST (API-NOTES §3);
     `forbidden` extra registry_refs answered 403; `list_jitter` adjacent
     swaps applied to a list's order on each request (0 = stable order).
@@ -85,11 +94,15 @@ class Sandbox:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         seq = self.log.next_seq()
+        loop = asyncio.get_running_loop()
+        due = loop.time()  # latency counts from here, so the sandbox's own work is inside it
         if self.config.latency_ms:
             lo, hi = self.config.latency_ms
-            await asyncio.sleep(self._latency_rng.uniform(lo, hi) / 1000)
+            due += self._latency_rng.uniform(lo, hi) / 1000
         response, fault, key = await self._respond(request)
         self._record(request, seq, None if response is None else response.status, fault, key)
+        if (wait := due - loop.time()) > 0:
+            await asyncio.sleep(wait)
         if fault == "stall":  # recorded first: a stall cut short by a stop still shows in the log
             await asyncio.sleep(self.config.faults.stall_seconds)
         if response is None:  # reset: close the connection without an answer

@@ -185,7 +185,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", default=d.api_key, help="the accepted x-api-key (default %(default)s)")
     parser.add_argument("--faults", default="", metavar="SPEC", help="fault injection, see below")
     parser.add_argument("--latency-ms", default="", metavar="A:B",
-                        help="uniform extra latency per request in milliseconds (e.g. 20:200)")
+                        help="answer each request A to B milliseconds (uniform) after it arrived; the "
+                             "sandbox's own work counts inside that time (e.g. 20:200)")
     parser.add_argument("--request-log", default=None, metavar="PATH",
                         help="append every request as a JSON line to PATH")
     parser.add_argument("--forbidden", action="append", default=[], metavar="REGISTRY_REF",
