@@ -173,6 +173,27 @@ def test_output_dir_that_is_a_file_exits_2_before_any_request(sandbox, tmp_path)
     assert sandbox.requests == []
 
 
+def test_a_run_while_another_holds_the_output_dir_exits_2_before_any_request(sandbox, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from har_inventory.outdir import claim\n"
+         "with claim(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()", str(out)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out), key=sandbox.api_key)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    assert f"another har-inventory run (pid {holder.pid}," in proc.stderr and "Traceback" not in proc.stderr
+    assert summary(proc)["run"] == "refused"
+    assert sandbox.requests == []
+    proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out), key=sandbox.api_key)
+    assert proc.returncode == 1 and summary(proc)["run"] == "complete"  # free again: the sample's own mix
+
+
 @pytest.mark.parametrize("where", ["missing-folder/run.log", "a-directory"])
 def test_log_file_that_cannot_be_opened_exits_2_before_any_request(sandbox, tmp_path, where):
     (tmp_path / "a-directory").mkdir()

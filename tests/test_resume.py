@@ -173,6 +173,7 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(make_
     assert final.returncode == 0, final.stderr[-2000:]
     assert reference.wait(timeout=120) == 0
     assert_whole_reports(out)
+    assert not list(out.glob(".*.partial"))  # what the kill during the reports left is cleared
 
     # No row journaled at a kill was asked again afterwards.
     for moment, seen, journal in kills:

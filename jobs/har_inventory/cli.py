@@ -6,7 +6,8 @@
     har-inventory sandbox [options]          the bundled HAR-compatible test server
 
 Exit codes: 0 every row ok; 1 finished, some rows not ok; 2 usage or input
-error, no request sent; 3 aborted or interrupted, partial results kept.
+error, or another run using the output folder, no request sent; 3 aborted or
+interrupted, partial results kept.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from har_inventory import __version__, har, logs
 from har_inventory.fetch import FetchConfig, check_base_url
 from har_inventory.inputs import InputError, read_input
+from har_inventory.outdir import OutputDirBusy, claim
 from har_inventory.reports import FORMATS
 from har_inventory.runner import EXIT_ABORTED, EXIT_USAGE, RunOptions, run_job
 from har_inventory.validate import dry_run_report
@@ -130,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "Harness Artifact Registry, one Describe Docker Artifact Detail call per version.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Exit codes: 0 every row ok; 1 some rows not ok (all reported); "
-                            "2 usage or input error, nothing sent; 3 aborted or interrupted, partial results kept.")
+                            "2 usage or input error, or another run using --output-dir, nothing sent; "
+                            "3 aborted or interrupted, partial results kept.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _sub_add = sub.add_parser
@@ -141,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "inventory reports. API key from $HARNESS_API_KEY or --api-key-file.")
     _add_input_args(run, optional=True)
     _add_fetch_args(run)
-    run.add_argument("--output-dir", type=Path, default=Path("outputs"), help="where reports and the journal go (default outputs/)")
+    run.add_argument("--output-dir", type=Path, default=Path("outputs"),
+                     help="where reports and the journal go (default outputs/); one run at a time per folder")
     run.add_argument("--format", dest="formats", type=_formats, default=("xlsx", "parquet"),
                      help=f"comma-separated report formats from {', '.join(FORMATS)} (default xlsx,parquet)")
     run.add_argument("--resume", action="store_true", help="reuse the journal: skip rows this input already finished")
@@ -304,6 +308,15 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--retry-failed goes with --resume")
     cfg = _fetch_config(args)
     _check_output_dir(args.output_dir)
+    try:
+        with claim(args.output_dir):  # before discovery too: it sends requests (run_job claims it again)
+            return _run_claimed(args, cfg)
+    except OutputDirBusy as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run_claimed(args: argparse.Namespace, cfg: FetchConfig) -> int:
+    """`run` once the options are checked and the output directory is ours: discovery, the job."""
     prior_requests = 0
     if args.discover:
         from datetime import datetime, timezone

@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from itertools import chain
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -31,6 +31,7 @@ from har_inventory.inputs import InputTable, read_input
 from har_inventory.journal import Journal
 from har_inventory import schema
 from har_inventory.normalize import metadata_kinds, normalize
+from har_inventory.outdir import claim
 from har_inventory.records import ArtifactRef, FetchResult, InputRow, RequestKey, RunInfo, Status
 from har_inventory.reports import open_writer, report_path
 from har_inventory.validate import plan_requests
@@ -241,14 +242,15 @@ async def _fetch_all(opts: RunOptions, todo: list[ArtifactRef], journal: Journal
 
 
 def run_job(opts: RunOptions, *, table: InputTable | None = None, prior_requests: int = 0) -> RunOutcome:
-    """Run the whole job. Raises `InputError` (exit 2) before any request on a refused file.
+    """Run the whole job. Raises `InputError` (exit 2) before any request on a refused file,
+    `outdir.OutputDirBusy` (exit 2) before any request when another run holds `output_dir`.
 
     `prior_requests`: requests already made for this run (discovery), added to the count."""
-    with relaxed_gc():
-        return _run_job(opts, table, prior_requests)
+    with relaxed_gc(), ExitStack() as held:
+        return _run_job(opts, table, prior_requests, held)
 
 
-def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int) -> RunOutcome:
+def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int, held: ExitStack) -> RunOutcome:
     started = datetime.now(timezone.utc)
     table = table or read_input(opts.input_path, delimiter=opts.delimiter, sheet=opts.sheet,
                                 default_registry_ref=opts.registry_ref)
@@ -257,6 +259,11 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int) ->
     plan = plan_requests(table.rows)
     sha = file_sha256(opts.input_path)
     opts.output_dir.mkdir(parents=True, exist_ok=True)
+    stale = held.enter_context(claim(opts.output_dir))  # OutputDirBusy: another run has it
+    if stale:
+        log.warning("removed %d unfinished report file(s) left by an interrupted run: %s", len(stale),
+                    ", ".join(p.name for p in stale), extra={"event": "stale_partials_removed",
+                                                             "files": [p.name for p in stale]})
     run = RunInfo(tool_version=__version__, started_at=started, input_name=opts.input_path.name,
                   input_sha256=sha, input_rows=len(table.rows), base_url=opts.fetch.base_url,
                   options=opts.loggable(), duplicates_saved=plan.duplicates)

@@ -1,0 +1,80 @@
+"""The output directory's claim: one run at a time, no stale lock after a kill, leftovers removed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from har_inventory.outdir import LOCK_NAME, OutputDirBusy, claim
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_HOLDER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from har_inventory.outdir import claim
+    with claim(Path(sys.argv[1])):
+        print("held", flush=True)
+        sys.stdin.read()  # until the test closes stdin, or kills this process
+""")
+
+
+def hold_in_another_process(directory: Path) -> subprocess.Popen:
+    """A second process holding `directory`'s claim (returns once it holds it)."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(directory)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_process_is_refused_with_the_holders_pid_until_it_ends(tmp_path):
+    holder = hold_in_another_process(tmp_path)
+    try:
+        with pytest.raises(OutputDirBusy) as refused:
+            with claim(tmp_path):
+                pass
+        assert f"pid {holder.pid}" in str(refused.value) and str(tmp_path) in str(refused.value)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    with claim(tmp_path) as stale:  # released on a normal end
+        assert stale == []
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    holder = hold_in_another_process(tmp_path)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert (tmp_path / LOCK_NAME).exists()  # the file stays; the lock went with the process
+    with claim(tmp_path):
+        assert f"pid={os.getpid()} " in (tmp_path / LOCK_NAME).read_text()
+
+
+def test_the_same_process_may_claim_again_inside_its_claim(tmp_path):
+    with claim(tmp_path):
+        with claim(tmp_path) as inner:
+            assert inner == []
+        holder = subprocess.run([sys.executable, "-c", _HOLDER, str(tmp_path)], input="", text=True,
+                                capture_output=True, cwd=ROOT, timeout=60)
+        assert "OutputDirBusy" in holder.stderr  # still held after the inner claim ended
+    holder = subprocess.run([sys.executable, "-c", _HOLDER, str(tmp_path)], input="", text=True,
+                            capture_output=True, cwd=ROOT, timeout=60)
+    assert holder.returncode == 0 and holder.stdout.strip() == "held"
+
+
+def test_partial_reports_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
+    stale = [tmp_path / ".docker-inventory-20261129T101500Z.xlsx.4242-0badcafe.partial",
+             tmp_path / ".docker-inventory-20261129T101500Z-2.parquet.17-deadbeef.partial"]
+    kept = [tmp_path / "docker-inventory-20261129T101500Z.xlsx", tmp_path / "notes.partial",
+            tmp_path / ".docker-inventory-mine.partial", tmp_path / "har-inventory-journal.sqlite3"]
+    for p in stale + kept:
+        p.write_bytes(b"x")
+    with claim(tmp_path) as removed:
+        assert removed == sorted(stale)
+    assert [p for p in stale + kept if p.exists()] == kept
