@@ -169,6 +169,15 @@ def test_unbalanced_quote_swallows_later_lines_into_one_invalid_row_with_a_warni
     assert any("line 2" in w and "unbalanced" in w for w in table.warnings)
 
 
+def test_values_beyond_the_header_are_flagged_with_their_lines_and_trailing_empties_are_not(tmp_path):
+    text = (f"registry_ref,artifact,version,digest\n{REF},team/app,1.0,{D1},,\n"
+            f"{REF},web,2.1.3,{D2},extra\n")
+    table = read_input(write(tmp_path, text))
+    assert table.rows == (ref(2), ref(3, "web", "2.1.3", D2))  # the row is kept, its key values intact
+    (warning,) = [w for w in table.warnings if "more values than the header" in w]
+    assert "line 3:" in warning and "line 2" not in warning
+
+
 def test_cp1252_fallback_with_control_characters_is_not_text(tmp_path):
     data = b"registry_ref,artifact\n\x01\x02\xff\xfe\x03data\n"
     with pytest.raises(InputError, match="not a text file"):

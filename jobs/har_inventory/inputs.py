@@ -319,6 +319,11 @@ def _clean(value: str) -> str:
     return value.strip()
 
 
+def _lines(lines: list[int]) -> str:
+    """`3, 7, 9, 12, 15, …`: the first five line numbers of a warning."""
+    return ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
+
+
 def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None, warnings: list[str],
            *, encoding: str, delimiter: str | None, sheet: str | None) -> InputTable:
     blank = 0
@@ -326,6 +331,7 @@ def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None,
     header: list[str] = []
     out = []
     multiline: list[int] = []
+    overlong: list[int] = []
     for line, cells, notes in rows:
         texts = [_clean(c) for c in cells]
         if not any(texts):
@@ -342,6 +348,8 @@ def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None,
                 warnings.append(f"column(s) ignored: {', '.join(map(repr, ignored))}")
             continue
         fields = {f: (texts[i] if i < len(texts) else "") for i, f in mapping.items()}
+        if len(texts) > len(header) and any(texts[len(header):]):
+            overlong.append(line)
         problem = None
         for i, f in mapping.items():
             if i in notes and i < len(texts):
@@ -352,8 +360,10 @@ def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None,
             multiline.append(line)
         out.append(validate_row(RawRow(line, ordered, problem), default_ref))
     if multiline:
-        shown = ", ".join(map(str, multiline[:5])) + (", …" if len(multiline) > 5 else "")
-        warnings.append(f"a value runs over several lines in the row(s) at line {shown}: is a "
+        warnings.append(f"a value runs over several lines in the row(s) at line {_lines(multiline)}: is a "
                         "'\"' quote unbalanced? the lines it covers are part of that value")
+    if overlong:
+        warnings.append(f"more values than the header has columns in the row(s) at line {_lines(overlong)}: "
+                        "the extra values are ignored; is a value holding an unquoted delimiter?")
     return InputTable(tuple(out), blank, encoding, delimiter, tuple(warnings),
                       tuple(h for h in header if h), sheet)
