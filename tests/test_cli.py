@@ -194,6 +194,16 @@ def test_a_run_while_another_holds_the_output_dir_exits_2_before_any_request(san
     assert proc.returncode == 1 and summary(proc)["run"] == "complete"  # free again: the sample's own mix
 
 
+def test_a_lock_file_that_cannot_be_opened_exits_2_before_any_request(sandbox, tmp_path):
+    out = tmp_path / "out"
+    (out / ".har-inventory.lock").mkdir(parents=True)  # refused even to root, unlike a chmod
+    proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out), key=sandbox.api_key)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot take its lock file .har-inventory.lock" in proc.stderr and "Traceback" not in proc.stderr
+    assert summary(proc)["run"] == "refused"
+    assert sandbox.requests == []
+
+
 @pytest.mark.parametrize("where", ["missing-folder/run.log", "a-directory"])
 def test_log_file_that_cannot_be_opened_exits_2_before_any_request(sandbox, tmp_path, where):
     (tmp_path / "a-directory").mkdir()

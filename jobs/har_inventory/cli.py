@@ -18,12 +18,13 @@ import os
 import sqlite3
 import stat
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from har_inventory import __version__, har, logs
 from har_inventory.fetch import FetchConfig, check_base_url
 from har_inventory.inputs import InputError, read_input
-from har_inventory.outdir import OutputDirBusy, claim
+from har_inventory.outdir import LOCK_NAME, OutputDirBusy, claim
 from har_inventory.reports import FORMATS
 from har_inventory.runner import EXIT_ABORTED, EXIT_USAGE, RunOptions, run_job
 from har_inventory.validate import dry_run_report
@@ -308,11 +309,15 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--retry-failed goes with --resume")
     cfg = _fetch_config(args)
     _check_output_dir(args.output_dir)
-    try:
-        with claim(args.output_dir):  # before discovery too: it sends requests (run_job claims it again)
-            return _run_claimed(args, cfg)
-    except OutputDirBusy as exc:
-        raise UsageError(str(exc)) from None
+    with ExitStack() as held:  # before discovery too: it sends requests (run_job claims it again)
+        try:
+            held.enter_context(claim(args.output_dir))
+        except OutputDirBusy as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:  # e.g. a lock file left by another user, not writable by this one
+            raise UsageError(f"--output-dir {args.output_dir}: cannot take its lock file "
+                             f"{LOCK_NAME}: {exc.strerror or exc}") from None
+        return _run_claimed(args, cfg)
 
 
 def _run_claimed(args: argparse.Namespace, cfg: FetchConfig) -> int:

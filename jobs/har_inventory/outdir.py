@@ -109,7 +109,7 @@ def _remove_stale_partials(directory: Path) -> list[Path]:
         if _PARTIAL.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
             try:
                 os.unlink(entry.path)
-            except FileNotFoundError:
+            except OSError:  # gone already, or not ours to delete (a shared folder): leave it
                 continue
             removed.append(Path(entry.path))
     return sorted(removed)
