@@ -10,7 +10,8 @@ The lock is `flock(2)`: the operating system drops it when its process
 ends, however it ends (SIGKILL, reboot), so no stale lock is ever left to
 clear by hand. The file itself stays (removing it would race a new run);
 it holds the holder's pid and start time, for the message. On a system
-without `fcntl` (Windows) there is no lock and no clean-up.
+without `fcntl` (Windows), or a file system that cannot lock (some network
+and FUSE mounts: a warning is logged), there is no lock and no clean-up.
 
 Holding the lock, `claim` also removes the report files a run killed
 while writing left behind, `.docker-inventory-….<pid>-<hex>.partial`
@@ -20,6 +21,8 @@ done): no other run can be writing them.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
 import threading
@@ -36,7 +39,10 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["LOCK_NAME", "OutputDirBusy", "claim"]
 
 LOCK_NAME = ".har-inventory.lock"
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}  # a file system without flock
 _PARTIAL = re.compile(r"\.docker-inventory-.+\.\d+-[0-9a-f]{8}\.partial")
+
+log = logging.getLogger("har_inventory")
 
 _held: dict[Path, int] = {}  # resolved directory -> nesting depth, in this process
 _held_guard = threading.Lock()
@@ -69,22 +75,36 @@ def claim(output_dir: Path) -> Iterator[list[Path]]:
         return
     fd = os.open(key / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputDirBusy(_busy_message(fd, output_dir)) from None
-        os.ftruncate(fd, 0)
-        started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        os.pwrite(fd, f"pid={os.getpid()} started={started}\n".encode(), 0)
+        locked = _lock(fd, output_dir)
         with _held_guard:
             _held[key] = 1
         try:
-            yield _remove_stale_partials(key)
+            yield _remove_stale_partials(key) if locked else []
         finally:
             with _held_guard:
                 _held.pop(key, None)
     finally:
         os.close(fd)  # closing the descriptor drops the lock
+
+
+def _lock(fd: int, output_dir: Path) -> bool:
+    """Lock the open lock file and write who holds it; False (with a warning) where the file
+    system cannot lock. Raises `OutputDirBusy`."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputDirBusy(_busy_message(fd, output_dir)) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            raise
+        log.warning("--output-dir %s: its file system does not lock files (%s); nothing stops a second "
+                    "run from using it at the same time", output_dir, exc.strerror or exc,
+                    extra={"event": "no_lock"})
+        return False
+    os.ftruncate(fd, 0)
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    os.pwrite(fd, f"pid={os.getpid()} started={started}\n".encode(), 0)
+    return True
 
 
 def _release_nested(key: Path) -> None:
