@@ -78,3 +78,15 @@ def test_partial_reports_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
     with claim(tmp_path) as removed:
         assert removed == sorted(stale)
     assert [p for p in stale + kept if p.exists()] == kept
+
+
+def test_a_symlink_under_the_locks_name_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / LOCK_NAME).symlink_to(target)
+    with pytest.raises(OSError):
+        with claim(folder):
+            pass
+    assert target.read_text() == "keep me"

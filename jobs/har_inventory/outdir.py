@@ -58,7 +58,8 @@ def claim(output_dir: Path) -> Iterator[list[Path]]:
 
     Re-entrant within one process (a nested claim of the same folder yields
     `[]`). Raises `OutputDirBusy` when another process holds it, `OSError`
-    when the lock file cannot be created (an unwritable folder)."""
+    when the lock file cannot be opened (an unwritable folder, a directory
+    or a symlink under its name)."""
     key = Path(output_dir).resolve()
     with _held_guard:
         depth = _held.get(key, 0)
@@ -73,7 +74,8 @@ def claim(output_dir: Path) -> Iterator[list[Path]]:
     if fcntl is None:  # pragma: no cover - Windows
         yield []
         return
-    fd = os.open(key / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    # O_NOFOLLOW: a symlink planted under the lock's name must not get its target truncated
+    fd = os.open(key / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         locked = _lock(fd, output_dir)
         with _held_guard:
