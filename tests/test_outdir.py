@@ -68,16 +68,39 @@ def test_the_same_process_may_claim_again_inside_its_claim(tmp_path):
     assert holder.returncode == 0 and holder.stdout.strip() == "held"
 
 
-def test_partial_reports_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
+def test_leftovers_of_a_killed_run_are_removed_with_a_warning_and_nothing_else(tmp_path, caplog):
     stale = [tmp_path / ".docker-inventory-20261129T101500Z.xlsx.4242-0badcafe.partial",
-             tmp_path / ".docker-inventory-20261129T101500Z-2.parquet.17-deadbeef.partial"]
+             tmp_path / ".docker-inventory-20261129T101500Z-2.parquet.17-deadbeef.partial",
+             tmp_path / ".discovered-20261129T101500Z.csv.4242.tmp"]
     kept = [tmp_path / "docker-inventory-20261129T101500Z.xlsx", tmp_path / "notes.partial",
-            tmp_path / ".docker-inventory-mine.partial", tmp_path / "har-inventory-journal.sqlite3"]
+            tmp_path / ".docker-inventory-mine.partial", tmp_path / "har-inventory-journal.sqlite3",
+            tmp_path / "discovered-20261129T101500Z.csv"]
     for p in stale + kept:
         p.write_bytes(b"x")
     with claim(tmp_path) as removed:
         assert removed == sorted(stale)
     assert [p for p in stale + kept if p.exists()] == kept
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "leftovers_removed"]
+    assert record.levelname == "WARNING" and record.files == sorted(p.name for p in stale)
+
+
+def test_another_thread_of_the_same_process_is_refused(tmp_path):
+    import threading
+
+    outcome = []
+
+    def second_job():
+        try:
+            with claim(tmp_path):
+                outcome.append("held")
+        except OutputDirBusy as exc:
+            outcome.append(str(exc))
+
+    with claim(tmp_path):
+        worker = threading.Thread(target=second_job)
+        worker.start()
+        worker.join(timeout=30)
+    assert len(outcome) == 1 and f"pid {os.getpid()}," in outcome[0]
 
 
 def test_a_symlink_under_the_locks_name_is_refused_and_its_target_untouched(tmp_path):

@@ -2,8 +2,9 @@
 
 `run_job(options)` is what `har-inventory run` does; the CLI only parses
 arguments, maps errors to exit codes and prints. Exit codes: 0 every row
-ok; 1 finished, some rows not ok; 2 usage or input error, nothing sent;
-3 aborted or interrupted, partial results kept.
+ok; 1 finished, some rows not ok; 2 usage or input error, or another run
+holding the output folder (`outdir`), nothing sent; 3 aborted or
+interrupted, partial results kept.
 """
 
 from __future__ import annotations
@@ -259,11 +260,7 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int, he
     plan = plan_requests(table.rows)
     sha = file_sha256(opts.input_path)
     opts.output_dir.mkdir(parents=True, exist_ok=True)
-    stale = held.enter_context(claim(opts.output_dir))  # OutputDirBusy: another run has it
-    if stale:
-        log.warning("removed %d unfinished report file(s) left by an interrupted run: %s", len(stale),
-                    ", ".join(p.name for p in stale), extra={"event": "stale_partials_removed",
-                                                             "files": [p.name for p in stale]})
+    held.enter_context(claim(opts.output_dir))  # OutputDirBusy: another run has it
     run = RunInfo(tool_version=__version__, started_at=started, input_name=opts.input_path.name,
                   input_sha256=sha, input_rows=len(table.rows), base_url=opts.fetch.base_url,
                   options=opts.loggable(), duplicates_saved=plan.duplicates)
