@@ -169,13 +169,14 @@ def test_unbalanced_quote_swallows_later_lines_into_one_invalid_row_with_a_warni
     assert any("line 2" in w and "unbalanced" in w for w in table.warnings)
 
 
-def test_values_beyond_the_header_are_flagged_with_their_lines_and_trailing_empties_are_not(tmp_path):
-    text = (f"registry_ref,artifact,version,digest\n{REF},team/app,1.0,{D1},,\n"
-            f"{REF},web,2.1.3,{D2},extra\n")
+def test_values_under_no_column_name_are_flagged_with_their_lines_and_trailing_empties_are_not(tmp_path):
+    text = (f"registry_ref,artifact,version,digest,\n{REF},team/app,1.0,{D1},,\n"
+            f"{REF},web,2.1.3,{D2},extra\n{REF},web,2.1.3,{D2},,more\n")
     table = read_input(write(tmp_path, text))
-    assert table.rows == (ref(2), ref(3, "web", "2.1.3", D2))  # the row is kept, its key values intact
-    (warning,) = [w for w in table.warnings if "more values than the header" in w]
-    assert "line 3:" in warning and "line 2" not in warning
+    # the rows are kept, their key values intact
+    assert table.rows == (ref(2), ref(3, "web", "2.1.3", D2), ref(4, "web", "2.1.3", D2))
+    (warning,) = [w for w in table.warnings if "values under no column name" in w]
+    assert "line 3, 4:" in warning and "line 2" not in warning and "unquoted delimiter" in warning
 
 
 def test_cp1252_fallback_with_control_characters_is_not_text(tmp_path):
@@ -364,6 +365,14 @@ def test_xlsx_number_text_and_date_cells(tmp_path):
     assert r10 == ref(10, version="2.00")
     assert isinstance(r11, InvalidRow) and r11.reason.startswith("version stored by Excel as a number: 1.5;")
     assert table.blank_rows == 1
+
+
+def test_xlsx_cells_under_no_column_name_are_flagged_without_the_delimiter_hint(tmp_path):
+    p = make_xlsx(tmp_path / "in.xlsx", [HEADER, [REF, "a", "1", D1, None, "a note"], [REF, "b", "1", D1, "  "]])
+    table = read_input(p)
+    assert table.rows == (ref(2, "a", "1"), ref(3, "b", "1"))
+    (warning,) = [w for w in table.warnings if "values under no column name" in w]
+    assert "line 2:" in warning and "delimiter" not in warning
 
 
 def test_xlsx_by_magic_bytes_and_line_is_the_sheet_row(tmp_path):

@@ -348,7 +348,7 @@ def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None,
                 warnings.append(f"column(s) ignored: {', '.join(map(repr, ignored))}")
             continue
         fields = {f: (texts[i] if i < len(texts) else "") for i, f in mapping.items()}
-        if len(texts) > len(header) and any(texts[len(header):]):
+        if any(t for i, t in enumerate(texts) if t and (i >= len(header) or not header[i])):
             overlong.append(line)
         problem = None
         for i, f in mapping.items():
@@ -363,7 +363,8 @@ def _build(rows: Iterable[tuple[int, list[str], dict]], default_ref: str | None,
         warnings.append(f"a value runs over several lines in the row(s) at line {_lines(multiline)}: is a "
                         "'\"' quote unbalanced? the lines it covers are part of that value")
     if overlong:
-        warnings.append(f"more values than the header has columns in the row(s) at line {_lines(overlong)}: "
-                        "the extra values are ignored; is a value holding an unquoted delimiter?")
+        hint = "" if delimiter is None else "; is a value holding an unquoted delimiter?"
+        warnings.append(f"values under no column name in the row(s) at line {_lines(overlong)}: "
+                        f"they are ignored{hint}")
     return InputTable(tuple(out), blank, encoding, delimiter, tuple(warnings),
                       tuple(h for h in header if h), sheet)
