@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -182,7 +183,9 @@ def test_a_run_while_another_holds_the_output_dir_exits_2_before_any_request(san
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "held"
-        proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out), key=sandbox.api_key)
+        log_file = tmp_path / "cron.log"
+        proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out, "--log-format", "json",
+                                "--log-file", log_file), key=sandbox.api_key)
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
@@ -190,16 +193,24 @@ def test_a_run_while_another_holds_the_output_dir_exits_2_before_any_request(san
     assert f"another har-inventory run (pid {holder.pid}," in proc.stderr and "Traceback" not in proc.stderr
     assert summary(proc)["run"] == "refused"
     assert sandbox.requests == []
+    (refused,) = [e for e in map(json.loads, log_file.read_text().splitlines()) if e["event"] == "refused"]
+    assert f"(pid {holder.pid}," in refused["message"]  # the cron log says why nothing ran
     proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out), key=sandbox.api_key)
     assert proc.returncode == 1 and summary(proc)["run"] == "complete"  # free again: the sample's own mix
 
 
-def test_a_lock_file_that_cannot_be_opened_exits_2_before_any_request(sandbox, tmp_path):
+@pytest.mark.parametrize("kind, why", [("directory", "Is a directory"), ("symlink", "it is a symbolic link")])
+def test_a_lock_file_that_cannot_be_opened_exits_2_before_any_request(sandbox, tmp_path, kind, why):
     out = tmp_path / "out"
-    (out / ".har-inventory.lock").mkdir(parents=True)  # refused even to root, unlike a chmod
+    out.mkdir()
+    if kind == "directory":  # refused even to root, unlike a chmod
+        (out / ".har-inventory.lock").mkdir()
+    else:
+        (out / ".har-inventory.lock").symlink_to(tmp_path / "elsewhere")
     proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", out), key=sandbox.api_key)
     assert proc.returncode == 2, proc.stderr
-    assert "cannot take its lock file .har-inventory.lock" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"cannot take its lock file .har-inventory.lock: {why}" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "elsewhere").exists()
     assert summary(proc)["run"] == "refused"
     assert sandbox.requests == []
 

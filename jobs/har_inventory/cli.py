@@ -13,6 +13,7 @@ interrupted, partial results kept.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sqlite3
@@ -312,12 +313,17 @@ def _run(args: argparse.Namespace) -> int:
     with ExitStack() as held:  # before discovery too: it sends requests (run_job claims it again)
         try:
             held.enter_context(claim(args.output_dir))
-        except OutputDirBusy as exc:
-            raise UsageError(str(exc)) from None
-        except OSError as exc:  # e.g. a lock file left by another user, not writable by this one
-            raise UsageError(f"--output-dir {args.output_dir}: cannot take its lock file "
-                             f"{LOCK_NAME}: {exc.strerror or exc}") from None
+        except (OutputDirBusy, OSError) as exc:
+            msg = str(exc) if isinstance(exc, OutputDirBusy) else _lock_file_error(args.output_dir, exc)
+            if args.log_file is not None or args.log_format == "json":  # else stderr shows it once, below
+                log.error("%s", msg, extra={"event": "refused"})
+            raise UsageError(msg) from None
         return _run_claimed(args, cfg)
+
+
+def _lock_file_error(output_dir: Path, exc: OSError) -> str:
+    why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+    return f"--output-dir {output_dir}: cannot take its lock file {LOCK_NAME}: {why}"
 
 
 def _run_claimed(args: argparse.Namespace, cfg: FetchConfig) -> int:
