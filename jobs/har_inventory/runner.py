@@ -264,6 +264,8 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int, he
     run = RunInfo(tool_version=__version__, started_at=started, input_name=opts.input_path.name,
                   input_sha256=sha, input_rows=len(table.rows), base_url=opts.fetch.base_url,
                   options=opts.loggable(), duplicates_saved=plan.duplicates)
+    if table.warnings:  # kept with the reports too (Run sheet, Parquet run information), not only logged
+        run.notes["input_warnings"] = list(table.warnings)
     log.info("run start: %d rows, %d distinct requests, %d invalid, %d duplicates",
              len(table.rows), len(plan.unique), plan.invalid, plan.duplicates,
              extra={"event": "run_start", "rows": len(table.rows), "requests_planned": len(plan.unique),
@@ -300,6 +302,7 @@ def _run_job(opts: RunOptions, table: InputTable | None, prior_requests: int, he
         code = EXIT_ABORTED
     else:
         code = EXIT_OK if run.counts.get("ok", 0) == run.input_rows else EXIT_NOT_ALL_OK
+    run.ended_at = datetime.now(timezone.utc)  # the reports hold the time before they were closed
     summary = summary_line(run)
     log.info("run end: exit %d: %s", code, summary,
              extra={"event": "run_end", "counts": run.counts, "requests": run.requests, "retries": run.retries,
