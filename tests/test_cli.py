@@ -121,6 +121,49 @@ def test_all_rows_ok_exits_0_and_prints_both_report_paths(sandbox, tmp_path):
     assert inv.max_row == len(rows) + 1
 
 
+def test_input_warnings_are_kept_in_the_reports_run_information(sandbox, tmp_path):
+    write_input_csv(sandbox.dataset, tmp_path / "in.csv", rows=3, unknown=0, invalid=0, forbidden=0, duplicates=0)
+    lines = (tmp_path / "in.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] += ",a stray value"  # line 3
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = run_cli(job_args(sandbox, tmp_path / "in.csv", tmp_path / "out", "--format", "parquet"),
+                   key=sandbox.api_key)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(pq.read_metadata(reports(proc)["parquet"]).metadata[b"har_inventory.run"])
+    (warning,) = run["notes"]["input_warnings"]
+    assert "values under no column name" in warning and "line 3:" in warning
+
+
+def test_a_refusal_after_the_logs_are_set_up_is_in_the_log_file_too(sandbox, tmp_path):
+    log_file = tmp_path / "cron.log"
+    proc = run_cli(job_args(sandbox, tmp_path / "no-such.csv", tmp_path / "out", "--log-file", log_file),
+                   key=sandbox.api_key)
+    assert proc.returncode == 2 and summary(proc)["run"] == "refused"
+    assert "ERROR refused: " in log_file.read_text() and "no-such.csv" in log_file.read_text()
+
+
+def test_verbose_logs_one_line_per_http_answer_without_the_key(sandbox, tmp_path):
+    write_input_csv(sandbox.dataset, tmp_path / "in.csv", rows=5, unknown=0, invalid=0, forbidden=0, duplicates=0)
+    log_file = tmp_path / "run.log"
+    proc = run_cli(job_args(sandbox, tmp_path / "in.csv", tmp_path / "out", "--format", "csv", "-v",
+                            "--log-format", "json", "--log-file", log_file), key=sandbox.api_key)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    answers = [e for e in events if e["event"] == "response"]
+    assert len(answers) == len(sandbox.requests) == 5 and {e["status"] for e in answers} == {200}
+    assert sandbox.api_key not in log_file.read_text()
+
+
+@pytest.mark.parametrize("args, key, message", [
+    (["--api-key", "pat.typed-on-the-command-line"], "k", "the key is read from HARNESS_API_KEY"),
+    ([], "pat.abc\u2013def", "non-ASCII"),
+])
+def test_key_mistakes_exit_2_with_a_hint_and_no_echo(sandbox, tmp_path, args, key, message):
+    proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", tmp_path / "out", *args), key=key)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert "typed-on-the-command-line" not in proc.stderr and sandbox.requests == []
+
+
 def test_sample_run_has_errors_sheet_and_no_formula_cells(sandbox, tmp_path):
     proc = run_cli(job_args(sandbox, ROOT / "inputs" / "sample.csv", tmp_path), key=sandbox.api_key)
     assert proc.returncode == 1

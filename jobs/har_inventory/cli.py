@@ -36,6 +36,11 @@ ENV_KEY = "HARNESS_API_KEY"
 ENV_BASE_URL = "HAR_BASE_URL"
 
 
+_EXIT_CODES = ("Exit codes: 0 every row ok; 1 some rows not ok (all reported); "
+               "2 usage or input error, or another run using --output-dir, nothing sent; "
+               "3 aborted or interrupted, partial results kept.")
+
+
 class UsageError(Exception):
     """A bad option or file: one readable line, exit 2, nothing sent."""
 
@@ -49,6 +54,8 @@ class _Parser(argparse.ArgumentParser):
             opts = [w.split("=", 1)[0] for w in words if w.startswith("-")]
             message = (f"unrecognized option(s): {' '.join(opts)}" if opts
                        else f"{len(words)} unexpected argument(s)")
+            if "--api-key" in opts:
+                message += f" (the key is read from {ENV_KEY} or --api-key-file, never from the command line)"
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -107,7 +114,8 @@ def _add_fetch_args(p: argparse.ArgumentParser) -> None:
                    help="allow sending the API key over plain http to a host that is not loopback")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log format (default text)")
     p.add_argument("--log-file", type=Path, help="append logs to this file instead of stderr")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging: also every HTTP answer (path, status, size)")
 
 
 def _add_discover_args(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -133,9 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Inventory reports (XLSX, Parquet, CSV) of the Docker image versions in a "
                                  "Harness Artifact Registry, one Describe Docker Artifact Detail call per version.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog="Exit codes: 0 every row ok; 1 some rows not ok (all reported); "
-                            "2 usage or input error, or another run using --output-dir, nothing sent; "
-                            "3 aborted or interrupted, partial results kept.")
+                     epilog=_EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _sub_add = sub.add_parser
@@ -143,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="fetch details for every row and write the reports",
                          description="Fetch Describe Docker Artifact Detail for every row of INPUT and write "
-                                     "inventory reports. API key from $HARNESS_API_KEY or --api-key-file.")
+                                     "inventory reports. API key from $HARNESS_API_KEY or --api-key-file.",
+                         epilog=_EXIT_CODES)
     _add_input_args(run, optional=True)
     _add_fetch_args(run)
     run.add_argument("--output-dir", type=Path, default=Path("outputs"),
@@ -202,6 +209,8 @@ def _read_key(args: argparse.Namespace) -> str:
         raise UsageError(f"no API key: set {ENV_KEY} or pass --api-key-file PATH")
     if any(c.isspace() for c in key) or not key.isprintable():
         raise UsageError("the API key contains spaces or control characters")
+    if not key.isascii():  # an HTTP header carries it; Harness keys are ASCII
+        raise UsageError("the API key contains non-ASCII characters (a pasted typographic quote or dash?)")
     return key
 
 
@@ -212,6 +221,8 @@ def _empty_summary(state: str, rows: int = 0, requests: int = 0) -> str:
 
 
 def _refused_summary(msg: str) -> int:
+    if logs.apart_from_stderr():  # the cron log says why nothing ran (errors before set-up can't)
+        log.error("refused: %s", msg, extra={"event": "refused", "exit_code": EXIT_USAGE})
     print(f"har-inventory: error: {msg}", file=sys.stderr)
     print(_empty_summary("refused"), file=sys.stderr)
     return EXIT_USAGE
@@ -315,8 +326,6 @@ def _run(args: argparse.Namespace) -> int:
             held.enter_context(claim(args.output_dir))
         except (OutputDirBusy, OSError) as exc:
             msg = str(exc) if isinstance(exc, OutputDirBusy) else _lock_file_error(args.output_dir, exc)
-            if args.log_file is not None or args.log_format == "json":  # else stderr shows it once, below
-                log.error("%s", msg, extra={"event": "refused"})
             raise UsageError(msg) from None
         return _run_claimed(args, cfg)
 

@@ -350,6 +350,9 @@ class Fetcher:
             return _Attempt(None, transport_message(exc))
         self._last_response = time.monotonic()
         decoded = har.classify(status, headers, body)
+        if log.isEnabledFor(logging.DEBUG):  # -v: every answer (the key is a header, never in the URL)
+            log.debug("GET %s: HTTP %d, %d bytes, %s", url.raw_path_qs, status, len(body), decoded.outcome,
+                      extra={"event": "response", "status": status, "bytes": len(body)})
         retry_after = har.retry_after_seconds(headers) if decoded.outcome == har.Outcome.RETRY else None
         if status == 429:
             self.stats.throttled += 1
