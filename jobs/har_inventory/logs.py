@@ -96,15 +96,11 @@ def setup(*, fmt: str = "text", log_file: Path | None = None, verbose: bool = Fa
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("aiohttp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    global _apart_from_stderr
-    _apart_from_stderr = log_file is not None or fmt == "json"
     return handler
 
 
-_apart_from_stderr = False  # set by setup(): logs go to a file, or are JSON
-
-
 def apart_from_stderr() -> bool:
-    """True once `setup` sent the logs to a file or made them JSON: a message printed on
-    stderr alone would then be missing from the log (e.g. why a run was refused)."""
-    return _apart_from_stderr
+    """True when the root logger writes to a file or as JSON (as `setup` makes it): a message
+    printed on stderr alone would then be missing from the log (e.g. why a run was refused)."""
+    return any(isinstance(h, logging.FileHandler) or isinstance(h.formatter, JsonFormatter)
+               for h in logging.getLogger().handlers)
